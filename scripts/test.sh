@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The one test command: lint, typecheck, build (with publint/attw), then every vitest project.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system-deps.sh
+npx biome ci .
+npx turbo run typecheck build --output-logs=errors-only
+npx vitest run

@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+// Sources, not dist: the '@wslane/source' export condition points every workspace import at src/.
+const sourceConditions = ['@wslane/source', 'module', 'node', 'development|production'];
+
+export default defineConfig({
+  ssr: { resolve: { conditions: sourceConditions, externalConditions: ['@wslane/source'] } },
+  test: {
+    testTimeout: 5_000,
+    hookTimeout: 10_000,
+    retry: 0,
+    setupFiles: ['./scripts/vitest-setup.ts'],
+    reporters: ['default', './scripts/summary-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'core', include: ['packages/core/src/**/*.test.ts'] },
+      },
+    ],
+  },
+});
