@@ -16,6 +16,10 @@ export default defineConfig({
         extends: true,
         test: { name: 'core', include: ['packages/core/src/**/*.test.ts'] },
       },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['tests/**/*.test.ts'] },
+      },
     ],
   },
 });

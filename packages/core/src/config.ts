@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import type { Logger } from './logger.js';
 import { toBytes, toMilliseconds } from './internal/units.js';
+import type { Logger } from './logger.js';
 
 export type { DurationInput, SizeInput } from './internal/units.js';
 
@@ -10,10 +10,13 @@ export type { DurationInput, SizeInput } from './internal/units.js';
 export type OverflowPolicy = 'close' | 'drop-newest' | 'drop-oldest' | 'reject';
 
 const duration = z
-  .union([z.number(), z.string()], { error: (issue) => expected('a duration like "30s"', issue.input) })
+  .union([z.number(), z.string()], {
+    error: (issue) => expected('a duration like "30s"', issue.input),
+  })
   .transform((input, ctx) => {
     const value = toMilliseconds(input);
-    if (value === undefined) ctx.addIssue({ code: 'custom', message: expected('a duration like "30s"', input) });
+    if (value === undefined)
+      ctx.addIssue({ code: 'custom', message: expected('a duration like "30s"', input) });
     return value ?? 0;
   });
 
@@ -31,10 +34,13 @@ const optionalDuration = z
   });
 
 const size = z
-  .union([z.number(), z.string()], { error: (issue) => expected('a size like "64kb"', issue.input) })
+  .union([z.number(), z.string()], {
+    error: (issue) => expected('a size like "64kb"', issue.input),
+  })
   .transform((input, ctx) => {
     const value = toBytes(input);
-    if (value === undefined) ctx.addIssue({ code: 'custom', message: expected('a size like "64kb"', input) });
+    if (value === undefined)
+      ctx.addIssue({ code: 'custom', message: expected('a size like "64kb"', input) });
     return value ?? 0;
   });
 
@@ -42,9 +48,14 @@ const count = z.number().int().nonnegative();
 const closeCode = z
   .number()
   .int()
-  .refine((code) => (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) || (code >= 3000 && code <= 4999), {
-    error: 'expected a close code a peer may receive (1000-1003, 1007-1014, 3000-4999)',
-  });
+  .refine(
+    (code) =>
+      (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) ||
+      (code >= 3000 && code <= 4999),
+    {
+      error: 'expected a close code a peer may receive (1000-1003, 1007-1014, 3000-4999)',
+    },
+  );
 
 const rateLimitSchema = z.union([
   z.literal(false),
@@ -147,7 +158,9 @@ export const hubConfigSchema = z
     /** Unclaimed upgrades get 404 after this long when other 'upgrade' listeners exist. @default "1s" */
     unclaimedUpgradeGrace: duration.default(1000),
     /** Receives warnings and errors; silent when absent. */
-    logger: z.custom<Logger>(isLogger, { error: 'expected a logger with debug/info/warn/error methods' }).optional(),
+    logger: z
+      .custom<Logger>(isLogger, { error: 'expected a logger with debug/info/warn/error methods' })
+      .optional(),
   })
   .superRefine((config, ctx) => {
     if (config.backpressure.highWaterMark > config.backpressure.maxBufferedBytes) {
@@ -165,7 +178,11 @@ export type HubOptions = z.input<typeof hubConfigSchema>;
 export type HubConfig = z.output<typeof hubConfigSchema>;
 /** Per-route overrides of the hub config. */
 export type RouteOptions = {
-  [K in keyof typeof channelShape]?: K extends 'protocols' | 'origins' | 'concurrency' | 'duplicateKey'
+  [K in keyof typeof channelShape]?: K extends
+    | 'protocols'
+    | 'origins'
+    | 'concurrency'
+    | 'duplicateKey'
     ? HubOptions[K]
     : Partial<NonNullable<HubOptions[K]>>;
 };
@@ -249,6 +266,9 @@ function flattenIssues(
 ): { path: PropertyKey[]; message: string }[] {
   return issues.flatMap((issue) => {
     const path = [...base, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown option' }));
+    }
     if (issue.code === 'invalid_union') {
       const relevant = issue.errors.filter((branch) => !branch.every(isShallowMismatch));
       if (relevant.length === 1 && relevant[0]) return flattenIssues(relevant[0], path);
@@ -258,7 +278,9 @@ function flattenIssues(
 }
 
 function isShallowMismatch(issue: z.core.$ZodIssue): boolean {
-  return issue.path.length === 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value');
+  return (
+    issue.path.length === 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value')
+  );
 }
 
 function joinPath(prefix: string, path: readonly PropertyKey[]): string {

@@ -50,7 +50,7 @@ export const ERROR_OUTCOMES: Readonly<Record<WslaneErrorCode, ErrorOutcome>> = {
   WSLANE_CODEC_ENCODE: {},
   WSLANE_CODEC_FRAME_TYPE: { close: 1003 },
   WSLANE_MESSAGE_TOO_BIG: { close: 1009 },
-  WSLANE_HANDLER_FAILED: { close: 1011 },
+  WSLANE_HANDLER_FAILED: { close: 1011, status: 500 },
   WSLANE_PROTOCOL_ERROR: { close: 1002 },
   WSLANE_RATE_LIMITED: { close: 1008 },
   WSLANE_IDLE_TIMEOUT: { close: 4408 },

@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Channel } from './channel.js';
+import { ChannelManager, type ManagerStats } from './channel-manager.js';
+import {
+  type ChannelConfig,
+  type DurationInput,
+  type HubConfig,
+  type HubOptions,
+  parseConfig,
+  resolveChannelConfig,
+} from './config.js';
+import type { WslaneErrorCode } from './errors.js';
+import { toCloseFrame } from './internal/close-frame.js';
+import { writeRefusal } from './internal/http-refusal.js';
+import { SharedClock } from './internal/shared-clock.js';
+import { toMilliseconds } from './internal/units.js';
+import {
+  chooseProtocol,
+  clientIpOf,
+  isOriginAllowed,
+  pathnameOf,
+} from './internal/upgrade-request.js';
+import { type Logger, silentLogger } from './logger.js';
+import { OpenChannel } from './open-channel.js';
+import { PendingUpgrade, type UpgradeHeaders, type UpgradeHost } from './pending-upgrade.js';
+import type { Route } from './route.js';
+import { shortestTimeout } from './timeout-policy.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: a hub serves routes of any message types.
+type AnyRoute = Route<any, any, any>;
+
+/** Options of {@link Hub.close}. */
+export interface HubCloseOptions {
+  /** @default closeCodes.shutdown (1001) */
+  readonly code?: number;
+  /** @default "server shutting down" */
+  readonly reason?: string;
+  /** Terminate whoever has not closed by then. @default timeouts.closeHandshake */
+  readonly timeout?: DurationInput;
+}
+
+/** Hub-wide stats, as plain JSON. */
+export interface HubStats extends ManagerStats {
+  state: 'open' | 'closing' | 'closed';
+  /** Timers the hub holds right now (its shared clock: 0 or 1). */
+  timers: number;
+}
+
+/** Path → route, for {@link Hub.attach}. */
+export type RouteTable = Readonly<Record<string, AnyRoute>>;
+
+interface UpgradeDetails {
+  readonly protocols: readonly string[];
+  readonly headers: UpgradeHeaders;
+}
+
+/**
+ * One per server: the parsed config, the `ws` servers (noServer mode), the channel manager and
+ * the shared clock. Frameworks reach it through their adapter; plain `node:http` through `attach`.
+ */
+export class Hub {
+  readonly config: HubConfig;
+  readonly channels: ChannelManager;
+  readonly logger: Logger;
+  readonly #options: HubOptions;
+  readonly #clock = new SharedClock();
+  readonly #routeConfigs = new WeakMap<AnyRoute, ChannelConfig>();
+  readonly #wsServers = new Map<number, WebSocketServer>();
+  readonly #upgrades = new WeakMap<IncomingMessage, UpgradeDetails>();
+  readonly #detachers = new Set<() => void>();
+  readonly #upgradeHost: UpgradeHost;
+  #state: 'open' | 'closing' | 'closed' = 'open';
+  #closing: Promise<void> | undefined;
+
+  constructor(options: HubOptions = {}) {
+    this.config = parseConfig(options);
+    this.#options = options;
+    this.logger = this.config.logger ?? silentLogger;
+    this.channels = new ChannelManager(this.#clock, this.logger);
+    this.#clock.fitTo(shortestTimeout(this.config.timeouts));
+    this.#upgradeHost = {
+      handshakeTimeoutMs: this.config.timeouts.handshake,
+      accept: (pending, route, context, headers) => this.#accept(pending, route, context, headers),
+      settled: (pending) => this.#clock.delete(pending),
+    };
+  }
+
+  get state(): 'open' | 'closing' | 'closed' {
+    return this.#state;
+  }
+
+  /**
+   * The config a route's channels run with (hub config + the route's overrides), validated once.
+   *
+   * @throws {ConfigError} `WSLANE_CONFIG_INVALID` when the route's overrides are invalid.
+   */
+  routeConfig(route: AnyRoute): ChannelConfig {
+    let config = this.#routeConfigs.get(route);
+    if (config === undefined) {
+      config =
+        route.options === undefined
+          ? this.config
+          : resolveChannelConfig(this.#options, route.options, `routes["${route.name}"]`);
+      this.#routeConfigs.set(route, config);
+      this.#clock.fitTo(shortestTimeout(config.timeouts));
+    }
+    return config;
+  }
+
+  /**
+   * Starts tracking an upgrade request: its handshake deadline and socket errors. Adapters call
+   * this first, run the framework's middleware, then `accept` or `refuse` the result.
+   */
+  beginUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): PendingUpgrade {
+    const pending = new PendingUpgrade(this.#upgradeHost, req, socket, head);
+    this.#clock.add(pending);
+    return pending;
+  }
+
+  /**
+   * Upgrades a request on `route` (checks, handshake, channel). Resolves the channel, or
+   * `undefined` when the upgrade was refused with an HTTP error or the socket went away.
+   */
+  handleUpgrade<TContext>(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    route: Route<any, any, TContext>,
+    context?: TContext,
+    headers?: UpgradeHeaders,
+  ): Promise<Channel | undefined> {
+    return this.beginUpgrade(req, socket, head).accept(route, context ?? {}, headers);
+  }
+
+  /**
+   * Serves `routes` on a plain `node:http` server. Only upgrades whose path matches a route are
+   * claimed; others are left to other 'upgrade' listeners (404 if none claims them in time).
+   * Returns a function that detaches the hub from the server.
+   *
+   * @throws {ConfigError} `WSLANE_CONFIG_INVALID` when a route's overrides are invalid.
+   */
+  attach(server: Server, routes: RouteTable): () => void {
+    const table = new Map<string, AnyRoute>();
+    for (const [path, route] of Object.entries(routes)) {
+      this.routeConfig(route);
+      table.set(path, route);
+    }
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const route = table.get(pathnameOf(req));
+      if (route === undefined) {
+        this.unclaimedUpgrade(server, socket);
+        return;
+      }
+      void this.handleUpgrade(req, socket, head, route);
+    };
+    server.on('upgrade', onUpgrade);
+    const detach = (): void => {
+      server.off('upgrade', onUpgrade);
+      this.#detachers.delete(detach);
+    };
+    this.#detachers.add(detach);
+    return detach;
+  }
+
+  /**
+   * An upgrade no route of this hub matches: 404 at once when nothing else listens for upgrades
+   * on `server`, else after `unclaimedUpgradeGrace` unless another listener answered it.
+   */
+  unclaimedUpgrade(server: Server, socket: Duplex): void {
+    const refuse = (): void => {
+      if (socket.destroyed || (socket as { bytesWritten?: number }).bytesWritten !== 0) return;
+      socket.on('error', ignoreSocketError);
+      writeRefusal(socket, 404, 'WSLANE_ROUTE_NOT_FOUND');
+    };
+    if (server.listenerCount('upgrade') <= 1) {
+      refuse();
+      return;
+    }
+    const timer = setTimeout(refuse, this.config.unclaimedUpgradeGrace);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /**
+   * Graceful shutdown: refuses new upgrades (503), flushes every lane, sends close frames,
+   * terminates whoever has not answered by the timeout, and resolves when no channel is left.
+   */
+  close(options: HubCloseOptions = {}): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#state = 'closing';
+    for (const detach of [...this.#detachers]) detach();
+    const frame = toCloseFrame(
+      options.code ?? this.config.closeCodes.shutdown,
+      options.reason ?? 'server shutting down',
+    );
+    const timeoutMs =
+      (options.timeout === undefined ? undefined : toMilliseconds(options.timeout)) ??
+      this.config.timeouts.closeHandshake;
+    for (const channel of this.channels) void channel.close(frame.code, frame.reason);
+    const deadline = setTimeout(() => {
+      for (const channel of this.channels) channel.terminate();
+    }, timeoutMs);
+    this.#closing = this.channels.whenEmpty().then(() => {
+      clearTimeout(deadline);
+      this.#state = 'closed';
+      for (const wss of this.#wsServers.values()) wss.close();
+      this.#wsServers.clear();
+    });
+    return this.#closing;
+  }
+
+  stats(): HubStats {
+    return { ...this.channels.stats(), state: this.#state, timers: this.#clock.timerCount };
+  }
+
+  async #accept(
+    pending: PendingUpgrade,
+    route: AnyRoute,
+    context: unknown,
+    headers: UpgradeHeaders,
+  ): Promise<Channel | undefined> {
+    if (!pending.isOpen) return undefined;
+    const config = this.routeConfig(route);
+    const refusal = this.#check(pending, route, config, context);
+    if (refusal !== undefined) {
+      this.logger.debug('upgrade refused', { code: refusal, url: pending.req.url });
+      pending.refuseWith(refusal, headers);
+      return undefined;
+    }
+    pending.state = 'upgrading';
+    const wss = this.#wsServerFor(config.limits.maxPayload);
+    this.#upgrades.set(pending.req, { protocols: config.protocols, headers });
+    return new Promise<Channel | undefined>((resolve) => {
+      const { ip, scope, key } = pending.admission as NonNullable<PendingUpgrade['admission']>;
+      pending.onAbandon = () => {
+        this.channels.abandon(ip, scope, key);
+        resolve(undefined);
+      };
+      wss.handleUpgrade(pending.req, pending.socket, pending.head, (ws) => {
+        resolve(this.#open(pending, ws, route, config, context));
+      });
+    });
+  }
+
+  #check(
+    pending: PendingUpgrade,
+    route: AnyRoute,
+    config: ChannelConfig,
+    context: unknown,
+  ): WslaneErrorCode | undefined {
+    if (this.#state !== 'open') return 'WSLANE_HUB_CLOSING';
+    if (!isOriginAllowed(pending.req, config.origins)) return 'WSLANE_ORIGIN_FORBIDDEN';
+    let key: string | undefined;
+    try {
+      key = route.key?.(context);
+    } catch (error) {
+      this.logger.error('route key function threw', { route: route.name, cause: error });
+      return 'WSLANE_HANDLER_FAILED';
+    }
+    const ip = clientIpOf(pending.req, this.config.trustProxy);
+    const refusal = this.channels.admit(ip, route.name, key, {
+      maxConnections: this.config.limits.maxConnections,
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      refuseDuplicateKey: config.duplicateKey === 'refuse',
+    });
+    if (refusal !== undefined) return refusal;
+    pending.admission = { ip, scope: route.name, key };
+    return undefined;
+  }
+
+  #open(
+    pending: PendingUpgrade,
+    ws: WebSocket,
+    route: AnyRoute,
+    config: ChannelConfig,
+    context: unknown,
+  ): Channel | undefined {
+    pending.opened();
+    const admission = pending.admission as NonNullable<PendingUpgrade['admission']>;
+    if (this.#state !== 'open') {
+      this.channels.abandon(admission.ip, admission.scope, admission.key);
+      ws.close(this.config.closeCodes.shutdown, 'server shutting down');
+      return undefined;
+    }
+    const channel = new OpenChannel({
+      id: randomUUID(),
+      key: admission.key,
+      context,
+      ws,
+      socket: pending.socket,
+      route,
+      config,
+      host: this.channels,
+      remoteAddress: admission.ip,
+    });
+    const replaced = this.channels.register(channel);
+    if (replaced !== undefined) {
+      void replaced.close(config.closeCodes.replaced, 'replaced by a newer connection');
+    }
+    channel.start();
+    return channel;
+  }
+
+  #wsServerFor(maxPayload: number): WebSocketServer {
+    let wss = this.#wsServers.get(maxPayload);
+    if (wss === undefined) {
+      wss = new WebSocketServer({
+        noServer: true,
+        maxPayload,
+        perMessageDeflate: false,
+        clientTracking: false,
+        handleProtocols: (offered, req) =>
+          chooseProtocol(offered, this.#upgrades.get(req)?.protocols ?? []),
+      });
+      wss.on('headers', this.#onHeaders);
+      this.#wsServers.set(maxPayload, wss);
+    }
+    return wss;
+  }
+
+  readonly #onHeaders = (headers: string[], req: IncomingMessage): void => {
+    const details = this.#upgrades.get(req);
+    this.#upgrades.delete(req);
+    if (details === undefined) return;
+    for (const [name, value] of Object.entries(details.headers)) {
+      if (value === undefined) continue;
+      for (const item of Array.isArray(value) ? value : [value])
+        headers.push(`${name}: ${String(item)}`);
+    }
+  };
+}
+
+/**
+ * Creates a hub from a config object (validated by the core's schema).
+ *
+ * @throws {ConfigError} `WSLANE_CONFIG_INVALID`, listing every problem by path.
+ * @example
+ * ```ts
+ * const hub = createHub({ timeouts: { idle: '60s' } });
+ * hub.attach(server, { '/ws/echo': createRoute({ onMessage: (m, ch) => ch.send(m) }) });
+ * ```
+ */
+export function createHub(options: HubOptions = {}): Hub {
+  return new Hub(options);
+}
+
+function ignoreSocketError(): void {}

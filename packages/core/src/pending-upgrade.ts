@@ -1,0 +1,128 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Channel } from './channel.js';
+import { ERROR_OUTCOMES, type WslaneErrorCode } from './errors.js';
+import { type RefusalHeaders, writeRefusal } from './internal/http-refusal.js';
+import type { TimedSubject } from './internal/shared-clock.js';
+import type { Route } from './route.js';
+
+/** Response headers to add to the 101 (e.g. `Set-Cookie` from a session middleware). */
+export type UpgradeHeaders = RefusalHeaders;
+
+/** What the hub does for a pending upgrade. */
+export interface UpgradeHost {
+  readonly handshakeTimeoutMs: number;
+  accept(
+    pending: PendingUpgrade,
+    // biome-ignore lint/suspicious/noExplicitAny: any route may accept an upgrade.
+    route: Route<any, any, any>,
+    context: unknown,
+    headers: UpgradeHeaders,
+  ): Promise<Channel | undefined>;
+  /** The upgrade ended without a channel: give back what it reserved. */
+  settled(pending: PendingUpgrade): void;
+}
+
+/** What an admitted upgrade reserved in the manager. */
+export interface Admission {
+  readonly ip: string;
+  readonly scope: string;
+  readonly key: string | undefined;
+}
+
+/**
+ * An upgrade request between its arrival and its 101 (or refusal). Adapters get one, run the
+ * framework's middleware, then `accept` or `refuse` it. The handshake deadline covers all of it:
+ * slow auth middleware and clients that never finish the request.
+ */
+export class PendingUpgrade implements TimedSubject {
+  readonly req: IncomingMessage;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  readonly startedAt: number = Date.now();
+  state: 'waiting' | 'upgrading' | 'done' = 'waiting';
+  admission: Admission | undefined;
+  /** Called once when the upgrade ends without a channel. */
+  onAbandon: (() => void) | undefined;
+  readonly #host: UpgradeHost;
+
+  constructor(host: UpgradeHost, req: IncomingMessage, socket: Duplex, head: Buffer) {
+    this.#host = host;
+    this.req = req;
+    this.socket = socket;
+    this.head = head;
+    socket.on('error', this.#onSocketError);
+    socket.once('close', this.#onSocketClose);
+  }
+
+  /** True until the upgrade is accepted, refused, timed out or its socket closed. */
+  get isOpen(): boolean {
+    return this.state === 'waiting';
+  }
+
+  /** Completes the handshake for `route`; resolves `undefined` when it was refused or failed. */
+  accept(
+    // biome-ignore lint/suspicious/noExplicitAny: any route may accept an upgrade.
+    route: Route<any, any, any>,
+    context: unknown = {},
+    headers: UpgradeHeaders = {},
+  ): Promise<Channel | undefined> {
+    return this.#host.accept(this, route, context, headers);
+  }
+
+  /** Answers with an HTTP error instead of a 101. */
+  refuse(
+    status: number,
+    code: WslaneErrorCode | string,
+    headers?: RefusalHeaders,
+    body?: string,
+  ): void {
+    if (this.state === 'done') return;
+    writeRefusal(this.socket, status, code, headers, body);
+    this.finish();
+  }
+
+  /** Refuses with the HTTP status mapped to a wslane error code. */
+  refuseWith(code: WslaneErrorCode, headers?: RefusalHeaders): void {
+    this.refuse(ERROR_OUTCOMES[code].status ?? 500, code, headers);
+  }
+
+  checkDeadlines(now: number): void {
+    if (now - this.startedAt < this.#host.handshakeTimeoutMs || this.state === 'done') return;
+    // Nothing written yet: a 408 tells an honest client why; otherwise just drop it.
+    if (this.socket.writable && (this.socket as { bytesWritten?: number }).bytesWritten === 0) {
+      this.refuseWith('WSLANE_HANDSHAKE_TIMEOUT');
+    } else {
+      this.socket.destroy();
+      this.finish();
+    }
+  }
+
+  /** The handshake completed: the channel owns the socket from here. */
+  opened(): void {
+    this.state = 'done';
+    this.socket.off('close', this.#onSocketClose);
+    // ws has its own error listener on the socket from here.
+    this.socket.off('error', this.#onSocketError);
+    this.#host.settled(this);
+  }
+
+  /** Ends the upgrade without a channel. Idempotent. */
+  finish(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    // The error guard stays: the refused socket may still reset while its response drains.
+    this.socket.off('close', this.#onSocketClose);
+    this.#host.settled(this);
+    this.onAbandon?.();
+  }
+
+  readonly #onSocketClose = (): void => {
+    this.finish();
+  };
+
+  // A reset during the handshake must not become an uncaught 'error' event.
+  readonly #onSocketError = (): void => {
+    this.socket.destroy();
+  };
+}

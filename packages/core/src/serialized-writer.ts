@@ -1,0 +1,419 @@
+import type { OverflowPolicy } from './config.js';
+import { BackpressureError, ChannelClosedError, WslaneError } from './errors.js';
+import { quietReject } from './internal/settle.js';
+import { type StreamChunk, toStreamIterator, toStreamPayload } from './internal/stream-source.js';
+
+/** The parts of a `ws` WebSocket the lane writes through. */
+export interface LaneSocket {
+  /** Bytes handed to the socket and not yet flushed to the kernel. */
+  readonly bufferedAmount: number;
+  send(data: Buffer | string, options: SendFrameOptions, cb: (error?: Error) => void): void;
+}
+
+/** Frame flags for {@link LaneSocket.send}. */
+export interface SendFrameOptions {
+  readonly binary: boolean;
+  readonly fin: boolean;
+  readonly compress: boolean;
+}
+
+/** Something that can hold writes back and flush them as one (a `net.Socket`). */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/** Size limits and overflow policy of one lane. */
+export interface WriterLimits {
+  readonly highWaterMark: number;
+  readonly maxBufferedBytes: number;
+  readonly overflow: OverflowPolicy;
+}
+
+/** What the lane tells its channel. */
+export interface WriterHooks {
+  /** Queued bytes would pass `maxBufferedBytes` under policy `close`. */
+  onOverflow(): void;
+  /** A streamed message failed after some of its frames were written: the peer holds half a message. */
+  onStreamBroken(error: WslaneError): void;
+}
+
+/** What became of one offered message. */
+export type OfferResult = 'written' | 'queued' | 'dropped' | 'rejected' | 'closed';
+
+/** Options of {@link SerializedWriter.sendStream}. */
+export interface StreamOptions {
+  /** Frame type of the message; by default binary unless the first chunk is a string. */
+  readonly binary?: boolean;
+}
+
+interface LaneEntry {
+  next: LaneEntry | undefined;
+  readonly data: Buffer | string | undefined;
+  readonly binary: boolean | undefined;
+  readonly bytes: number;
+  readonly source: Iterable<StreamChunk> | AsyncIterable<StreamChunk> | undefined;
+  resolve: ((delivered: boolean) => void) | undefined;
+  reject: ((error: unknown) => void) | undefined;
+}
+
+const FRAME_OPTIONS: readonly SendFrameOptions[] = [
+  { binary: false, fin: false, compress: false },
+  { binary: false, fin: true, compress: false },
+  { binary: true, fin: false, compress: false },
+  { binary: true, fin: true, compress: false },
+];
+const RESOLVED_TRUE = Promise.resolve(true);
+const RESOLVED_FALSE = Promise.resolve(false);
+
+/**
+ * The outbound lane of one channel: FIFO, bounded by bytes (lane + socket buffer), with an
+ * overflow policy. Messages are handed to the socket in call order; a streamed message holds the
+ * lane until its last frame, so nothing lands between its frames.
+ */
+export class SerializedWriter {
+  /** Messages handed to the socket. */
+  messagesOut = 0;
+  /** Payload bytes handed to the socket. */
+  bytesOut = 0;
+  /** Messages dropped by the overflow policy. */
+  dropped = 0;
+  /** Last time (ms epoch) the socket flushed one of this lane's writes, or the lane went from empty to busy. */
+  lastProgressAt: number = Date.now();
+
+  readonly #socket: LaneSocket;
+  readonly #corkable: Corkable | undefined;
+  readonly #limits: WriterLimits;
+  readonly #highWaterMark: number;
+  readonly #hooks: WriterHooks;
+  #head: LaneEntry | undefined;
+  #tail: LaneEntry | undefined;
+  #laneBytes = 0;
+  #state: 'open' | 'ending' | 'closed' = 'open';
+  #closedError: ChannelClosedError | undefined;
+  #streaming = false;
+  #corked = false;
+  #progressWaiter: (() => void) | undefined;
+  #activeIterator: ReturnType<typeof toStreamIterator> | undefined;
+  #emptyWaiters: (() => void)[] = [];
+
+  constructor(socket: LaneSocket, limits: WriterLimits, hooks: WriterHooks, corkable?: Corkable) {
+    this.#socket = socket;
+    this.#corkable = corkable;
+    this.#limits = limits;
+    this.#highWaterMark = Math.max(1, limits.highWaterMark);
+    this.#hooks = hooks;
+  }
+
+  /** Bytes waiting in the lane plus bytes in the socket's buffer. */
+  get queuedBytes(): number {
+    return this.#laneBytes + this.#socket.bufferedAmount;
+  }
+
+  /** True once the lane accepts nothing more (ending or closed). */
+  get isClosed(): boolean {
+    return this.#state !== 'open';
+  }
+
+  /**
+   * Queues one message. Resolves `true` once it is handed to the socket (at once while the lane is
+   * under `highWaterMark`), `false` when the overflow policy dropped it.
+   * Rejects with `ChannelClosedError` after close and `BackpressureError` under policy `reject`.
+   */
+  send(data: Buffer | string, binary: boolean): Promise<boolean> {
+    const bytes = byteLengthOf(data);
+    const verdict = this.#admit(bytes);
+    if (verdict !== 'queued') return this.#settled(verdict, bytes);
+    if (this.#canWriteNow()) {
+      this.#write(data, binary, true, bytes);
+      return RESOLVED_TRUE;
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      this.#append(data, binary, bytes, undefined, resolve, reject);
+    });
+  }
+
+  /** Like {@link send} without a promise: true when the message was written or queued. */
+  trySend(data: Buffer | string, binary: boolean): boolean {
+    const result = this.offer(data, binary);
+    return result === 'written' || result === 'queued';
+  }
+
+  /** Queues a message nobody awaits (broadcast fan-out) and says what became of it. */
+  offer(data: Buffer | string, binary: boolean, bytes: number = byteLengthOf(data)): OfferResult {
+    const verdict = this.#admit(bytes);
+    if (verdict !== 'queued') return verdict;
+    if (this.#canWriteNow()) {
+      this.#write(data, binary, true, bytes);
+      return 'written';
+    }
+    this.#append(data, binary, bytes, undefined, undefined, undefined);
+    return 'queued';
+  }
+
+  /**
+   * Sends one message as several frames, one per chunk. Holds the lane until the last frame, so no
+   * other message lands between its frames. Each frame waits until the socket is under
+   * `highWaterMark`. Resolves when the final frame is handed to the socket.
+   */
+  sendStream(
+    chunks: Iterable<StreamChunk> | AsyncIterable<StreamChunk>,
+    options: StreamOptions = {},
+  ): Promise<void> {
+    if (this.#state !== 'open') return quietReject(this.#closed());
+    return new Promise<void>((resolve, reject) => {
+      const onDone = (): void => resolve();
+      this.#append(undefined, options.binary, 0, chunks, onDone, reject);
+      if (this.#head === this.#tail) this.#flush();
+    });
+  }
+
+  /**
+   * Accepts nothing more and resolves once everything queued has been handed to the socket
+   * (or the lane was aborted). The caller sends the close frame after it.
+   */
+  end(): Promise<void> {
+    if (this.#state === 'open') this.#state = 'ending';
+    if (this.#state === 'closed' || this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+  }
+
+  /** Drops everything queued, rejecting the awaiting senders with `error`. Idempotent. */
+  abort(error: ChannelClosedError): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closedError = error;
+    let entry = this.#head;
+    this.#head = undefined;
+    this.#tail = undefined;
+    this.#laneBytes = 0;
+    while (entry !== undefined) {
+      entry.reject?.(error);
+      entry = entry.next;
+    }
+    this.#wakeProgress();
+    this.#notifyEmpty();
+    // Lets a generator run its finally blocks instead of waiting for a next() nobody will make.
+    void Promise.resolve(this.#activeIterator?.return?.()).catch(ignore);
+  }
+
+  /** The error sends are rejected with once the lane is closed. */
+  #closed(): ChannelClosedError {
+    this.#closedError ??= new ChannelClosedError();
+    return this.#closedError;
+  }
+
+  #admit(bytes: number): OfferResult {
+    if (this.#state !== 'open') return 'closed';
+    const max = this.#limits.maxBufferedBytes;
+    if (this.queuedBytes + bytes <= max) return 'queued';
+    switch (this.#limits.overflow) {
+      case 'drop-newest':
+        this.dropped++;
+        return 'dropped';
+      case 'drop-oldest':
+        this.#dropOldest(bytes);
+        if (this.queuedBytes + bytes <= max) return 'queued';
+        this.dropped++;
+        return 'dropped';
+      case 'reject':
+        return 'rejected';
+      default:
+        this.#hooks.onOverflow();
+        return 'closed';
+    }
+  }
+
+  #dropOldest(needed: number): void {
+    const max = this.#limits.maxBufferedBytes;
+    let previous = this.#streaming ? this.#head : undefined;
+    let entry = previous === undefined ? this.#head : previous.next;
+    while (entry !== undefined && this.queuedBytes + needed > max) {
+      const next = entry.next;
+      if (entry.source === undefined) {
+        if (previous === undefined) this.#head = next;
+        else previous.next = next;
+        if (this.#tail === entry) this.#tail = previous;
+        this.#laneBytes -= entry.bytes;
+        this.dropped++;
+        entry.resolve?.(false);
+      } else {
+        previous = entry;
+      }
+      entry = next;
+    }
+  }
+
+  #canWriteNow(): boolean {
+    return this.#head === undefined && this.#socket.bufferedAmount < this.#highWaterMark;
+  }
+
+  #append(
+    data: Buffer | string | undefined,
+    binary: boolean | undefined,
+    bytes: number,
+    source: LaneEntry['source'],
+    resolve: LaneEntry['resolve'],
+    reject: LaneEntry['reject'],
+  ): void {
+    const entry: LaneEntry = { next: undefined, data, binary, bytes, source, resolve, reject };
+    if (this.#tail === undefined) {
+      this.#head = entry;
+      this.lastProgressAt = Date.now();
+    } else {
+      this.#tail.next = entry;
+    }
+    this.#tail = entry;
+    this.#laneBytes += bytes;
+  }
+
+  #shift(): void {
+    const entry = this.#head;
+    if (entry === undefined) return;
+    this.#head = entry.next;
+    if (this.#head === undefined) this.#tail = undefined;
+    this.#laneBytes -= entry.bytes;
+  }
+
+  #write(data: Buffer | string, binary: boolean, fin: boolean, bytes: number): void {
+    if (this.#corkable !== undefined && !this.#corked) {
+      // Everything written in this tick leaves as one socket write (writev).
+      this.#corked = true;
+      this.#corkable.cork();
+      process.nextTick(uncork, this);
+    }
+    this.#socket.send(
+      data,
+      FRAME_OPTIONS[(binary ? 2 : 0) + (fin ? 1 : 0)] as SendFrameOptions,
+      this.#onWritten,
+    );
+    this.bytesOut += bytes;
+    if (fin) this.messagesOut++;
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.#corked = false;
+    this.#corkable?.uncork();
+  }
+
+  readonly #onWritten = (): void => {
+    this.lastProgressAt = Date.now();
+    this.#wakeProgress();
+    if (this.#head !== undefined && !this.#streaming) this.#flush();
+  };
+
+  #flush(): void {
+    while (this.#head !== undefined && !this.#streaming && this.#state !== 'closed') {
+      if (this.#socket.bufferedAmount >= this.#highWaterMark) return;
+      const entry = this.#head;
+      if (entry.source !== undefined) {
+        this.#streaming = true;
+        void this.#runStream(entry, entry.source);
+        return;
+      }
+      this.#shift();
+      this.#write(entry.data as Buffer | string, entry.binary === true, true, entry.bytes);
+      entry.resolve?.(true);
+    }
+    if (this.#isIdle()) this.#notifyEmpty();
+  }
+
+  async #runStream(entry: LaneEntry, source: NonNullable<LaneEntry['source']>): Promise<void> {
+    let wroteFrames = false;
+    try {
+      const iterator = toStreamIterator(source);
+      this.#activeIterator = iterator;
+      let held: Buffer | string | undefined;
+      let binary = entry.binary;
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) break;
+        const chunk = toStreamPayload(step.value);
+        binary ??= typeof chunk !== 'string';
+        if (held !== undefined) {
+          await this.#writeFrame(held, binary, false);
+          wroteFrames = true;
+        }
+        held = chunk;
+      }
+      await this.#writeFrame(held ?? Buffer.alloc(0), binary ?? true, true);
+      this.#shift();
+      entry.resolve?.(true);
+    } catch (error) {
+      if (this.#state === 'closed' && this.#head !== entry) return;
+      const failure = toStreamFailure(error);
+      this.#shift();
+      entry.reject?.(failure);
+      if (wroteFrames) {
+        // The peer holds half a message; no later data frame may follow it (RFC 6455 §5.4).
+        this.abort(this.#closed());
+        this.#hooks.onStreamBroken(failure);
+      }
+    } finally {
+      this.#activeIterator = undefined;
+      this.#streaming = false;
+      if (this.#state !== 'closed') this.#flush();
+    }
+  }
+
+  async #writeFrame(data: Buffer | string, binary: boolean, fin: boolean): Promise<void> {
+    while (this.#socket.bufferedAmount >= this.#highWaterMark && this.#state !== 'closed') {
+      await new Promise<void>((resolve) => {
+        this.#progressWaiter = resolve;
+      });
+    }
+    if (this.#state === 'closed') throw this.#closed();
+    const bytes = byteLengthOf(data);
+    if (this.queuedBytes + bytes > this.#limits.maxBufferedBytes) {
+      if (this.#limits.overflow === 'close') this.#hooks.onOverflow();
+      throw new BackpressureError(this.queuedBytes + bytes, this.#limits.maxBufferedBytes);
+    }
+    this.#write(data, binary, fin, bytes);
+  }
+
+  #wakeProgress(): void {
+    const waiter = this.#progressWaiter;
+    if (waiter === undefined) return;
+    this.#progressWaiter = undefined;
+    waiter();
+  }
+
+  #isIdle(): boolean {
+    return this.#head === undefined && !this.#streaming;
+  }
+
+  #notifyEmpty(): void {
+    if (this.#emptyWaiters.length === 0) return;
+    const waiters = this.#emptyWaiters;
+    this.#emptyWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  #settled(verdict: OfferResult, bytes: number): Promise<boolean> {
+    if (verdict === 'dropped') return RESOLVED_FALSE;
+    if (verdict === 'rejected') {
+      return quietReject(
+        new BackpressureError(this.queuedBytes + bytes, this.#limits.maxBufferedBytes),
+      );
+    }
+    return quietReject(this.#closed());
+  }
+}
+
+function ignore(): void {}
+
+function uncork(writer: SerializedWriter): void {
+  writer.uncork();
+}
+
+function byteLengthOf(data: Buffer | string): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+}
+
+function toStreamFailure(error: unknown): WslaneError {
+  if (error instanceof WslaneError) return error;
+  return new WslaneError('WSLANE_STREAM_FAILED', 'streamed message source failed', {
+    cause: error,
+  });
+}

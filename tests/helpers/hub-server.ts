@@ -1,0 +1,32 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHub, type Hub, type HubOptions, type RouteTable } from '@wslane/core';
+
+/** A hub attached to a plain node:http server on 127.0.0.1, port 0. */
+export interface HubServer {
+  readonly hub: Hub;
+  readonly server: Server;
+  url(path: string): string;
+  close(): Promise<void>;
+}
+
+export async function startHubServer(
+  routes: RouteTable,
+  options: HubOptions = {},
+): Promise<HubServer> {
+  const hub = createHub(options);
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  hub.attach(server, routes);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    hub,
+    server,
+    url: (path) => `ws://127.0.0.1:${port}${path}`,
+    close: async () => {
+      await hub.close({ timeout: 500 });
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
