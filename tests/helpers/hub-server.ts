@@ -25,6 +25,11 @@ export async function startHubServer(
     url: (path) => `ws://127.0.0.1:${port}${path}`,
     close: async () => {
       await hub.close({ timeout: 500 });
+      // Nothing of any channel may be left behind: no channel, no pending upgrade, no timer.
+      const stats = hub.stats();
+      if (stats.active !== 0 || stats.pending !== 0 || stats.timers !== 0) {
+        throw new Error(`hub left state behind: ${JSON.stringify(stats)}`);
+      }
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

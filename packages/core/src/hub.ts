@@ -157,6 +157,11 @@ export class Hub {
       void this.handleUpgrade(req, socket, head, route);
     };
     server.on('upgrade', onUpgrade);
+    // A client that never finishes its request headers is Node's to drop: make it drop it in time.
+    const handshake = this.config.timeouts.handshake;
+    if (server.headersTimeout === 0 || server.headersTimeout > handshake) {
+      server.headersTimeout = handshake;
+    }
     const detach = (): void => {
       server.off('upgrade', onUpgrade);
       this.#detachers.delete(detach);
@@ -190,8 +195,8 @@ export class Hub {
    */
   close(options: HubCloseOptions = {}): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
+    // Listeners stay attached while closing so new upgrades get a real 503, not a reset.
     this.#state = 'closing';
-    for (const detach of [...this.#detachers]) detach();
     const frame = toCloseFrame(
       options.code ?? this.config.closeCodes.shutdown,
       options.reason ?? 'server shutting down',
@@ -206,6 +211,7 @@ export class Hub {
     this.#closing = this.channels.whenEmpty().then(() => {
       clearTimeout(deadline);
       this.#state = 'closed';
+      for (const detach of [...this.#detachers]) detach();
       for (const wss of this.#wsServers.values()) wss.close();
       this.#wsServers.clear();
     });
