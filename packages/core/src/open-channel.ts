@@ -72,6 +72,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   readonly route: Route<any, any, TContext>;
   state: ChannelState = 'open';
   lastInboundAt: number = this.openedAt;
+  lastDataAt: number = this.openedAt;
   pingSentAt = 0;
   closingAt = 0;
   readsPaused = false;
@@ -346,6 +347,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
     const now = Date.now();
     this.lastInboundAt = now;
+    this.lastDataAt = now;
     this.pingSentAt = 0;
     if (this.state !== 'open') return;
     this.#bytesIn += data.length;
@@ -438,6 +440,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       this.readsPaused = false;
       // The peer was not heard while paused: its clocks restart now.
       this.lastInboundAt = Date.now();
+      this.lastDataAt = this.lastInboundAt;
       this.pingSentAt = 0;
       this.#ws.resume();
     }

@@ -6,8 +6,10 @@ export type TimeoutsConfig = HubConfig['timeouts'];
 /** The timestamps (ms epoch, 0 = never) one channel's deadlines are computed from. */
 export interface DeadlineView {
   readonly openedAt: number;
-  /** Last inbound frame of any kind: data, ping or pong. */
+  /** Last inbound frame of any kind: data, ping or pong (proof of life for the heartbeat). */
   readonly lastInboundAt: number;
+  /** Last inbound data frame (what `idle` measures: pongs do not count). */
+  readonly lastDataAt: number;
   /** When the outstanding ping was sent; 0 when none is outstanding. */
   readonly pingSentAt: number;
   /** When closing started; 0 while open. */
@@ -50,7 +52,7 @@ export function checkDeadlines(
   }
   // While our own reads are paused the peer cannot be heard: idle and heartbeat wait.
   if (view.readsPaused) return 'none';
-  if (timeouts.idle > 0 && now - view.lastInboundAt >= timeouts.idle) return 'idle';
+  if (timeouts.idle > 0 && now - view.lastDataAt >= timeouts.idle) return 'idle';
   const heartbeat = timeouts.heartbeat;
   if (heartbeat === false) return 'none';
   if (view.pingSentAt > 0) {

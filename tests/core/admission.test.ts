@@ -1,0 +1,125 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHub } from '@wslane/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { createProbe } from '../helpers/channel-probe.js';
+import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { connect, expectRefusal } from '../helpers/test-client.js';
+
+let server: HubServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe('upgrade admission', () => {
+  it('refuses past maxConnections with 503 before the handshake', async () => {
+    const probe = createProbe();
+    server = await startHubServer({ '/a': probe.route }, { limits: { maxConnections: 2 } });
+    const open = [await connect(server.url('/a')), await connect(server.url('/a'))];
+    const refusal = await expectRefusal(server.url('/a'));
+    expect(refusal.status).toBe(503);
+    expect(refusal.headers['x-wslane-error']).toBe('WSLANE_CONNECTION_LIMIT');
+    await Promise.all(open.map((c) => c.close()));
+  });
+
+  it('refuses past maxConnectionsPerIp with 429', async () => {
+    const probe = createProbe();
+    server = await startHubServer({ '/a': probe.route }, { limits: { maxConnectionsPerIp: 1 } });
+    const first = await connect(server.url('/a'));
+    expect((await expectRefusal(server.url('/a'))).status).toBe(429);
+    await first.close();
+  });
+
+  it('refuses a cross-site origin with 403 and accepts same-origin, listed and Origin-less clients', async () => {
+    const probe = createProbe();
+    server = await startHubServer({ '/a': probe.route }, { origins: ['https://app.example'] });
+    const url = server.url('/a');
+    const host = new URL(url).host;
+    expect((await expectRefusal(url, { origin: 'https://evil.example' })).status).toBe(403);
+    const clients = [
+      await connect(url),
+      await connect(url, { origin: 'https://app.example' }),
+      await connect(url, { origin: `http://${host}` }),
+    ];
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it('answers unknown paths with 404 when it is the only upgrade listener', async () => {
+    const probe = createProbe();
+    server = await startHubServer({ '/a': probe.route });
+    const refusal = await expectRefusal(server.url('/nope'));
+    expect(refusal.status).toBe(404);
+    expect(refusal.headers['x-wslane-error']).toBe('WSLANE_ROUTE_NOT_FOUND');
+  });
+
+  it('leaves other upgrade listeners on the same server working', async () => {
+    const probe = createProbe({
+      onMessage: (m, c) => c.send(`lane:${String(m)}`).then(() => undefined),
+    });
+    const hub = createHub({ unclaimedUpgradeGrace: 100 });
+    const httpServer = createServer();
+    const other = new WebSocketServer({ noServer: true });
+    other.on('connection', (ws) => ws.on('message', (m) => ws.send(`other:${String(m)}`)));
+    httpServer.on('upgrade', (req, socket, head) => {
+      if (req.url === '/other')
+        other.handleUpgrade(req, socket, head, (ws) => other.emit('connection', ws, req));
+    });
+    hub.attach(httpServer, { '/lane': probe.route });
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    const { port } = httpServer.address() as AddressInfo;
+    const lane = await connect(`ws://127.0.0.1:${port}/lane`);
+    const foreign = await connect(`ws://127.0.0.1:${port}/other`);
+    lane.ws.send('a');
+    foreign.ws.send('b');
+    expect(await lane.next()).toBe('lane:a');
+    expect(await foreign.next()).toBe('other:b');
+    // Nobody claims /nowhere: the hub answers 404 after the grace period.
+    expect((await expectRefusal(`ws://127.0.0.1:${port}/nowhere`)).status).toBe(404);
+    await foreign.close();
+    await lane.close();
+    await hub.close();
+    other.close();
+    httpServer.closeAllConnections();
+    await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  });
+
+  it('negotiates the first configured subprotocol the client offers', async () => {
+    const probe = createProbe();
+    server = await startHubServer({ '/a': probe.route }, { protocols: ['v2.chat', 'v1.chat'] });
+    const client = await connect(server.url('/a'), { protocols: ['v1.chat', 'v2.chat'] });
+    expect(client.ws.protocol).toBe('v2.chat');
+    expect((await probe.channel()).protocol).toBe('v2.chat');
+    const plain = await connect(server.url('/a'));
+    expect(plain.ws.protocol).toBe('');
+    // A client that offers only unknown protocols gets none and, per RFC 6455, fails itself.
+    await expect(connect(server.url('/a'), { protocols: ['other'] })).rejects.toThrow();
+    await Promise.all([client.close(), plain.close()]);
+  });
+
+  it('closes with 1009 when a message exceeds maxPayload', async () => {
+    const probe = createProbe();
+    server = await startHubServer({ '/a': probe.route }, { limits: { maxPayload: '1kb' } });
+    const client = await connect(server.url('/a'));
+    const bystander = await connect(server.url('/a'));
+    client.ws.send('x'.repeat(1025));
+    expect((await client.waitClosed()).code).toBe(1009);
+    expect(probe.errors.map((e) => e.code)).toContain('WSLANE_MESSAGE_TOO_BIG');
+    expect(bystander.ws.readyState).toBe(bystander.ws.OPEN);
+    await bystander.close();
+  });
+
+  it('uses a route override of maxPayload', async () => {
+    const small = createProbe({ options: { limits: { maxPayload: 16 } } });
+    const big = createProbe();
+    server = await startHubServer({ '/small': small.route, '/big': big.route });
+    const a = await connect(server.url('/small'));
+    const b = await connect(server.url('/big'));
+    b.ws.send('y'.repeat(100));
+    a.ws.send('y'.repeat(100));
+    expect((await a.waitClosed()).code).toBe(1009);
+    await expect.poll(async () => (await big.channel()).stats.messagesIn).toBe(1);
+    await b.close();
+  });
+});
