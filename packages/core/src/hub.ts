@@ -128,6 +128,7 @@ export class Hub {
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
+    // biome-ignore lint/suspicious/noExplicitAny: any message types; the context type is checked.
     route: Route<any, any, TContext>,
     context?: TContext,
     headers?: UpgradeHeaders,

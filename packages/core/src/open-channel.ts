@@ -224,7 +224,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   /** Starts the handlers; called by the hub once the channel is registered. */
   start(): void {
-    let result: void | Promise<void>;
+    let result: unknown;
     try {
       result = this.route.onOpen?.(this);
     } catch (error) {
@@ -422,7 +422,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       }
       const item = this.#inbound.shift() as TIn | InvalidMessage;
       this.#running++;
-      let result: void | Promise<void>;
+      let result: unknown;
       try {
         result =
           item instanceof InvalidMessage
@@ -519,8 +519,8 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 }
 
-function isPromiseLike(value: unknown): value is PromiseLike<void> {
-  return typeof (value as PromiseLike<void> | undefined)?.then === 'function';
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
 
 function toEncodeError(error: unknown): WslaneError {
