@@ -2,6 +2,7 @@
 # The one test command: lint, typecheck, build (with publint/attw), then every vitest project.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
 bash scripts/ensure-system-deps.sh
 npx biome ci .
 npx turbo run typecheck build --output-logs=errors-only
