@@ -1,22 +1,18 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHub } from '@wslane/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createProbe } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect, expectRefusal } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 describe('upgrade admission', () => {
   it('refuses past maxConnections with 503 before the handshake', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/a': probe.route }, { limits: { maxConnections: 2 } });
+    const server = await startHubServer({ '/a': probe.route }, { limits: { maxConnections: 2 } });
     const open = [await connect(server.url('/a')), await connect(server.url('/a'))];
     const refusal = await expectRefusal(server.url('/a'));
     expect(refusal.status).toBe(503);
@@ -26,7 +22,10 @@ describe('upgrade admission', () => {
 
   it('refuses past maxConnectionsPerIp with 429', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/a': probe.route }, { limits: { maxConnectionsPerIp: 1 } });
+    const server = await startHubServer(
+      { '/a': probe.route },
+      { limits: { maxConnectionsPerIp: 1 } },
+    );
     const first = await connect(server.url('/a'));
     expect((await expectRefusal(server.url('/a'))).status).toBe(429);
     await first.close();
@@ -34,7 +33,10 @@ describe('upgrade admission', () => {
 
   it('refuses a cross-site origin with 403 and accepts same-origin, listed and Origin-less clients', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/a': probe.route }, { origins: ['https://app.example'] });
+    const server = await startHubServer(
+      { '/a': probe.route },
+      { origins: ['https://app.example'] },
+    );
     const url = server.url('/a');
     const host = new URL(url).host;
     expect((await expectRefusal(url, { origin: 'https://evil.example' })).status).toBe(403);
@@ -48,7 +50,7 @@ describe('upgrade admission', () => {
 
   it('answers unknown paths with 404 when it is the only upgrade listener', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/a': probe.route });
+    const server = await startHubServer({ '/a': probe.route });
     const refusal = await expectRefusal(server.url('/nope'));
     expect(refusal.status).toBe(404);
     expect(refusal.headers['x-wslane-error']).toBe('WSLANE_ROUTE_NOT_FOUND');
@@ -87,7 +89,10 @@ describe('upgrade admission', () => {
 
   it('negotiates the first configured subprotocol the client offers', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/a': probe.route }, { protocols: ['v2.chat', 'v1.chat'] });
+    const server = await startHubServer(
+      { '/a': probe.route },
+      { protocols: ['v2.chat', 'v1.chat'] },
+    );
     const client = await connect(server.url('/a'), { protocols: ['v1.chat', 'v2.chat'] });
     expect(client.ws.protocol).toBe('v2.chat');
     expect((await probe.channel()).protocol).toBe('v2.chat');
@@ -100,7 +105,7 @@ describe('upgrade admission', () => {
 
   it('closes with 1009 when a message exceeds maxPayload', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/a': probe.route }, { limits: { maxPayload: '1kb' } });
+    const server = await startHubServer({ '/a': probe.route }, { limits: { maxPayload: '1kb' } });
     const client = await connect(server.url('/a'));
     const bystander = await connect(server.url('/a'));
     client.ws.send('x'.repeat(1025));
@@ -113,7 +118,7 @@ describe('upgrade admission', () => {
   it('uses a route override of maxPayload', async () => {
     const small = createProbe({ options: { limits: { maxPayload: 16 } } });
     const big = createProbe();
-    server = await startHubServer({ '/small': small.route, '/big': big.route });
+    const server = await startHubServer({ '/small': small.route, '/big': big.route });
     const a = await connect(server.url('/small'));
     const b = await connect(server.url('/big'));
     b.ws.send('y'.repeat(100));

@@ -1,21 +1,17 @@
 import { ChannelClosedError } from '@wslane/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 const options = { backpressure: { highWaterMark: 4096 } };
 
 describe('closing a channel', () => {
   it('rejects sends after close with ChannelClosedError and trySend returns false', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/c': probe.route }, options);
+    const server = await startHubServer({ '/c': probe.route }, options);
     const client = await connect(server.url('/c'));
     const channel = await probe.channel();
     const closing = channel.close(4000, 'bye');
@@ -37,7 +33,7 @@ describe('closing a channel', () => {
 
   it('aborts the signal exactly once', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/c': probe.route }, options);
+    const server = await startHubServer({ '/c': probe.route }, options);
     const client = await connect(server.url('/c'));
     const channel = await probe.channel();
     let aborts = 0;
@@ -51,7 +47,7 @@ describe('closing a channel', () => {
 
   it('flushes queued messages before the close frame on a graceful close', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/c': probe.route }, options);
+    const server = await startHubServer({ '/c': probe.route }, options);
     const client = await connect(server.url('/c'));
     const channel = await probe.channel();
     const payload = 'x'.repeat(1000);
@@ -67,7 +63,7 @@ describe('closing a channel', () => {
 
   it('rejects queued messages on terminate', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/c': probe.route }, options);
+    const server = await startHubServer({ '/c': probe.route }, options);
     const client = await connect(server.url('/c'));
     const channel = await probe.channel();
     const sends = Array.from({ length: 100 }, () => channel.send('y'.repeat(1000)));
@@ -82,7 +78,7 @@ describe('closing a channel', () => {
 
   it('cuts a long close reason to 123 bytes on a UTF-8 boundary and refuses invalid codes', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/c': probe.route }, options);
+    const server = await startHubServer({ '/c': probe.route }, options);
     const client = await connect(server.url('/c'));
     const channel = await probe.channel();
     expect(() => channel.close(1006)).toThrow(
@@ -102,7 +98,7 @@ describe('closing a channel', () => {
         closes.push(code);
       },
     });
-    server = await startHubServer({ '/c': probe.route }, options);
+    const server = await startHubServer({ '/c': probe.route }, options);
     const client = await connect(server.url('/c'));
     await probe.channel();
     client.ws.close(4321, 'client leaves');

@@ -1,15 +1,11 @@
 import { json, lengthPrefixed, lines } from '@wslane/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createProbe } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 const Say = z.object({ type: z.literal('say'), text: z.string().max(20) });
 
@@ -19,7 +15,7 @@ describe('codecs on a live channel', () => {
       codec: json(Say, { outbound: z.object({ echo: z.string() }) }),
       onMessage: (message, channel) => channel.send({ echo: message.text.toUpperCase() }),
     });
-    server = await startHubServer({ '/j': probe.route });
+    const server = await startHubServer({ '/j': probe.route });
     const client = await connect(server.url('/j'));
     client.ws.send(JSON.stringify({ type: 'say', text: 'hi' }));
     expect(await client.nextJson()).toEqual({ echo: 'HI' });
@@ -31,7 +27,7 @@ describe('codecs on a live channel', () => {
 
   it('json: closes with 1007 on a schema failure, without echoing the payload', async () => {
     const probe = createProbe({ codec: json(Say) });
-    server = await startHubServer({ '/j': probe.route });
+    const server = await startHubServer({ '/j': probe.route });
     const client = await connect(server.url('/j'));
     client.ws.send(JSON.stringify({ type: 'say', text: 'secret-token-'.repeat(5) }));
     const { code, reason } = await client.waitClosed();
@@ -42,7 +38,7 @@ describe('codecs on a live channel', () => {
 
   it('json: closes with 1003 on a binary frame', async () => {
     const probe = createProbe({ codec: json() });
-    server = await startHubServer({ '/j': probe.route });
+    const server = await startHubServer({ '/j': probe.route });
     const client = await connect(server.url('/j'));
     client.ws.send(Buffer.from('{}'));
     expect((await client.waitClosed()).code).toBe(1003);
@@ -54,7 +50,7 @@ describe('codecs on a live channel', () => {
       onMessage: (message, channel) => channel.send({ ok: message.text }),
       onInvalidMessage: (error, channel) => channel.send({ error: error.code }),
     });
-    server = await startHubServer({ '/j': probe.route });
+    const server = await startHubServer({ '/j': probe.route });
     const client = await connect(server.url('/j'));
     client.ws.send(JSON.stringify({ type: 'say', text: 'one' }));
     client.ws.send('not json');
@@ -70,7 +66,7 @@ describe('codecs on a live channel', () => {
       codec: lines({ maxLineBytes: 64 }),
       onMessage: (line, channel) => channel.send(`<${line}>`),
     });
-    server = await startHubServer({ '/l': probe.route });
+    const server = await startHubServer({ '/l': probe.route });
     const client = await connect(server.url('/l'));
     for (const frame of ['al', 'pha\r', '\nbeta\r\ngam', 'ma\r\n']) client.ws.send(frame);
     expect(await client.take(3)).toEqual(['<alpha>\r\n', '<beta>\r\n', '<gamma>\r\n']);
@@ -79,7 +75,7 @@ describe('codecs on a live channel', () => {
 
   it('lines: closes with 1009 when a record grows past maxLineBytes', async () => {
     const probe = createProbe({ codec: lines({ maxLineBytes: 64 }) });
-    server = await startHubServer({ '/l': probe.route });
+    const server = await startHubServer({ '/l': probe.route });
     const client = await connect(server.url('/l'));
     client.ws.send('x'.repeat(40));
     client.ws.send('x'.repeat(40));
@@ -92,7 +88,7 @@ describe('codecs on a live channel', () => {
       codec: lengthPrefixed({ headerBytes: 2, maxFrameBytes: 1024 }),
       onMessage: (record, channel) => channel.send(Buffer.from(record).reverse()),
     });
-    server = await startHubServer({ '/b': probe.route });
+    const server = await startHubServer({ '/b': probe.route });
     const client = await connect(server.url('/b'));
     const wire = Buffer.from([0, 3, 1, 2, 3, 0, 2, 9, 8]);
     client.ws.send(wire.subarray(0, 1));
@@ -106,7 +102,7 @@ describe('codecs on a live channel', () => {
   it('broadcast encodes once per codec across routes with different codecs', async () => {
     const jsonProbe = createProbe({ codec: json(), onOpen: (c) => c.join('mixed') });
     const linesProbe = createProbe({ codec: lines(), onOpen: (c) => c.join('mixed') });
-    server = await startHubServer({ '/j': jsonProbe.route, '/l': linesProbe.route });
+    const server = await startHubServer({ '/j': jsonProbe.route, '/l': linesProbe.route });
     const a = await connect(server.url('/j'));
     const b = await connect(server.url('/l'));
     await jsonProbe.channel();

@@ -1,13 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 describe('handlers', () => {
   it('closes with 1011 and reports when onMessage throws, other channels unaffected', async () => {
@@ -17,7 +13,7 @@ describe('handlers', () => {
         return channel.send(message).then(() => undefined);
       },
     });
-    server = await startHubServer({ '/h': probe.route });
+    const server = await startHubServer({ '/h': probe.route });
     const victim = await connect(server.url('/h'));
     const bystander = await connect(server.url('/h'));
     victim.ws.send('boom');
@@ -32,7 +28,7 @@ describe('handlers', () => {
 
   it('closes with 1011 when onMessage rejects', async () => {
     const probe = createProbe({ onMessage: async () => Promise.reject(new Error('async bug')) });
-    server = await startHubServer({ '/h': probe.route });
+    const server = await startHubServer({ '/h': probe.route });
     const client = await connect(server.url('/h'));
     client.ws.send('x');
     expect((await client.waitClosed()).code).toBe(1011);
@@ -45,7 +41,7 @@ describe('handlers', () => {
         throw new Error('open bug');
       },
     });
-    server = await startHubServer({ '/h': probe.route });
+    const server = await startHubServer({ '/h': probe.route });
     const client = await connect(server.url('/h'));
     expect((await client.waitClosed()).code).toBe(1011);
   });
@@ -59,7 +55,7 @@ describe('handlers', () => {
         throw new Error('bug in the error hook');
       },
     });
-    server = await startHubServer({ '/h': probe.route });
+    const server = await startHubServer({ '/h': probe.route });
     const client = await connect(server.url('/h'));
     client.ws.send('x');
     expect((await client.waitClosed()).code).toBe(1011);
@@ -74,7 +70,7 @@ describe('handlers', () => {
         seen.push(String(message));
       },
     });
-    server = await startHubServer({ '/h': probe.route });
+    const server = await startHubServer({ '/h': probe.route });
     const client = await connect(server.url('/h'));
     for (let i = 0; i < 10; i++) client.ws.send(`early${i}`);
     const channel = await probe.channel();
@@ -101,7 +97,7 @@ describe('handlers', () => {
           running--;
         },
       });
-      server = await startHubServer({ '/h': probe.route });
+      const server = await startHubServer({ '/h': probe.route });
       const client = await connect(server.url('/h'));
       for (let i = 0; i < 6; i++) client.ws.send(String(i));
       await expect.poll(() => running).toBe(concurrency);
@@ -110,7 +106,6 @@ describe('handlers', () => {
       expect(peak).toBe(concurrency);
       await client.close();
       await server.close();
-      server = undefined;
     }
   });
 
@@ -120,7 +115,7 @@ describe('handlers', () => {
       options: { limits: { inboundQueue: 4 } },
       onMessage: () => gate.promise,
     });
-    server = await startHubServer({ '/h': probe.route });
+    const server = await startHubServer({ '/h': probe.route });
     const client = await connect(server.url('/h'));
     const payload = 'p'.repeat(64 * 1024);
     for (let i = 0; i < 400; i++) client.ws.send(payload);

@@ -1,18 +1,14 @@
 import { type Channel, createRoute } from '@wslane/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { describe, expect, it } from 'vitest';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 describe('lane ordering', () => {
   it('echoes text and binary unchanged, in order', async () => {
     const echo = createRoute({ onMessage: (message, channel) => channel.send(message) });
-    server = await startHubServer({ '/echo': echo });
+    const server = await startHubServer({ '/echo': echo });
     const client = await connect(server.url('/echo'));
     client.ws.send('hello');
     client.ws.send(Buffer.from([1, 2, 3]));
@@ -28,7 +24,7 @@ describe('lane ordering', () => {
         opened = channel;
       },
     });
-    server = await startHubServer({ '/p': route });
+    const server = await startHubServer({ '/p': route });
     const client = await connect(server.url('/p'));
     await expect.poll(() => opened).toBeDefined();
     const channel = opened as Channel;

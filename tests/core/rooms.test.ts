@@ -1,18 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 describe('rooms', () => {
   it('broadcasts to every member but the excluded one, and leaves rooms on release', async () => {
     const probe = createProbe({ onOpen: (channel) => channel.join('lobby') });
-    server = await startHubServer({ '/r': probe.route });
+    const server = await startHubServer({ '/r': probe.route });
     const clients = [];
     for (let i = 0; i < 3; i++) {
       clients.push(await connect(server.url('/r')));
@@ -31,12 +27,12 @@ describe('rooms', () => {
     expect(lobby.size).toBe(1);
     await clients[0]?.close();
     await clients[1]?.close();
-    await expect.poll(() => server?.hub.stats().rooms).toEqual({});
+    await expect.poll(() => server.hub.stats().rooms).toEqual({});
   });
 
   it('keeps delivering to healthy members while one member does not read', async () => {
     const probe = createProbe({ onOpen: (channel) => channel.join('feed') });
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/r': probe.route },
       {
         backpressure: { highWaterMark: '16kb', maxBufferedBytes: '128kb', overflow: 'drop-newest' },
@@ -66,7 +62,7 @@ describe('rooms', () => {
 
   it('broadcasts hub-wide with a filter and encodes once per codec', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/r': probe.route });
+    const server = await startHubServer({ '/r': probe.route });
     const a = await connect(server.url('/r'));
     const b = await connect(server.url('/r'));
     await probe.channel(1);

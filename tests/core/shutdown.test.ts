@@ -1,18 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect, expectRefusal } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 describe('hub shutdown', () => {
   it('flushes in-flight messages, closes with 1001 and resolves with no channel left', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/x': probe.route }, { backpressure: { highWaterMark: 1024 } });
+    const server = await startHubServer(
+      { '/x': probe.route },
+      { backpressure: { highWaterMark: 1024 } },
+    );
     const clients = [await connect(server.url('/x')), await connect(server.url('/x'))];
     await probe.channel(1);
     const sends = probe.channels.flatMap((channel) =>
@@ -32,7 +31,7 @@ describe('hub shutdown', () => {
 
   it('refuses upgrades with 503 while closing', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/x': probe.route });
+    const server = await startHubServer({ '/x': probe.route });
     const client = await connect(server.url('/x'));
     client.ws.pause(); // holds the close handshake open, so the hub stays in 'closing'
     const closing = server.hub.close({ timeout: 300 });
@@ -47,7 +46,7 @@ describe('hub shutdown', () => {
 
   it('terminates channels that do not answer the close by the timeout', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/x': probe.route });
+    const server = await startHubServer({ '/x': probe.route });
     const client = await connect(server.url('/x'));
     await probe.channel();
     client.ws.pause();

@@ -1,21 +1,17 @@
 import { BackpressureError, type OverflowPolicy } from '@wslane/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 const MAX = 256 * 1024;
 const CHUNK = 16 * 1024;
 
 async function slowConsumer(overflow: OverflowPolicy) {
   const probe = createProbe();
-  server = await startHubServer(
+  const server = await startHubServer(
     { '/slow': probe.route },
     { backpressure: { highWaterMark: '16kb', maxBufferedBytes: MAX, overflow } },
   );

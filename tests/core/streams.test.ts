@@ -1,19 +1,15 @@
 import type { Channel } from '@wslane/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect } from '../helpers/test-client.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startHubServer = useHubServers();
 
 describe('streamed messages', () => {
   it('keeps a streamed message whole while other producers send between its chunks', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/s': probe.route });
+    const server = await startHubServer({ '/s': probe.route });
     const client = await connect(server.url('/s'));
     const channel: Channel<string | Buffer> = await probe.channel();
     const gates = Array.from({ length: 5 }, () => deferred());
@@ -40,7 +36,7 @@ describe('streamed messages', () => {
 
   it('sends a binary stream from a sync iterable as one message', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/s': probe.route });
+    const server = await startHubServer({ '/s': probe.route });
     const client = await connect(server.url('/s'));
     const channel = await probe.channel();
     await channel.sendStream([Buffer.from([1]), Buffer.from([2, 3]), new Uint8Array([4])]);
@@ -50,7 +46,7 @@ describe('streamed messages', () => {
 
   it('closes with 1011 when a source fails after some frames were written', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/s': probe.route });
+    const server = await startHubServer({ '/s': probe.route });
     const client = await connect(server.url('/s'));
     const channel = await probe.channel();
     async function* broken() {

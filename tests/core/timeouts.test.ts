@@ -4,15 +4,13 @@ import { connect as connectTcp } from 'node:net';
 import { createHub, type HubOptions } from '@wslane/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
-import { type HubServer, startHubServer } from '../helpers/hub-server.js';
+import { useHubServers } from '../helpers/hub-server.js';
 import { connect, expectRefusal } from '../helpers/test-client.js';
 import { withTimeout } from '../helpers/with-timeout.js';
 
-let server: HubServer | undefined;
-afterEach(async () => {
+const startHubServer = useHubServers();
+afterEach(() => {
   vi.useRealTimers();
-  await server?.close();
-  server = undefined;
 });
 
 const quiet: HubOptions['timeouts'] = { heartbeat: false, sendStall: false };
@@ -23,7 +21,10 @@ describe('timeout policies', () => {
       toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
     });
     const probe = createProbe();
-    server = await startHubServer({ '/t': probe.route }, { timeouts: { ...quiet, idle: '30s' } });
+    const server = await startHubServer(
+      { '/t': probe.route },
+      { timeouts: { ...quiet, idle: '30s' } },
+    );
     const client = await connect(server.url('/t'));
     await probe.channel();
     await vi.advanceTimersByTimeAsync(29_000);
@@ -36,7 +37,7 @@ describe('timeout policies', () => {
 
   it('closes a peer that only answers pings with 4408 when idle is set', async () => {
     const probe = createProbe();
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/t': probe.route },
       { timeouts: { idle: 200, heartbeat: { interval: 30, timeout: 100 } } },
     );
@@ -49,7 +50,7 @@ describe('timeout policies', () => {
 
   it('terminates a peer that stops answering pings (dead peer, half-open TCP)', async () => {
     const probe = createProbe();
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/t': probe.route },
       { timeouts: { heartbeat: { interval: 50, timeout: 50 } } },
     );
@@ -62,7 +63,7 @@ describe('timeout policies', () => {
 
   it('terminates a peer whose socket stopped reading and answering', async () => {
     const probe = createProbe();
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/t': probe.route },
       { timeouts: { heartbeat: { interval: 50, timeout: 50 } } },
     );
@@ -77,7 +78,7 @@ describe('timeout policies', () => {
 
   it('never kills a busy peer that is slow to pong: any inbound frame proves life', async () => {
     const probe = createProbe({ onMessage: (m, c) => c.send(m).then(() => undefined) });
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/t': probe.route },
       { timeouts: { heartbeat: { interval: 40, timeout: 40 } } },
     );
@@ -96,7 +97,7 @@ describe('timeout policies', () => {
 
   it('closes with 4001 after maxLifetime', async () => {
     const probe = createProbe();
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/t': probe.route },
       { timeouts: { ...quiet, maxLifetime: 150 } },
     );
@@ -108,7 +109,7 @@ describe('timeout policies', () => {
 
   it('terminates when the peer does not answer the close frame in time', async () => {
     const probe = createProbe();
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/t': probe.route },
       { timeouts: { ...quiet, closeHandshake: 100 } },
     );
@@ -125,7 +126,7 @@ describe('timeout policies', () => {
 
   it('terminates when queued bytes make no progress for sendStall', async () => {
     const probe = createProbe();
-    server = await startHubServer(
+    const server = await startHubServer(
       { '/t': probe.route },
       {
         timeouts: { heartbeat: false, sendStall: 150 },
@@ -183,15 +184,13 @@ describe('timeout policies', () => {
 
   it('drives every channel from one shared timer', async () => {
     const probe = createProbe();
-    server = await startHubServer({ '/t': probe.route }, { timeouts: { idle: '1m' } });
+    const server = await startHubServer({ '/t': probe.route }, { timeouts: { idle: '1m' } });
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const clients = await Promise.all(
-      Array.from({ length: 200 }, () => connect((server as HubServer).url('/t'))),
-    );
+    const clients = await Promise.all(Array.from({ length: 200 }, () => connect(server.url('/t'))));
     expect(server.hub.stats()).toMatchObject({ active: 200, timers: 1 });
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     expect(timersAfter - timersBefore).toBeLessThanOrEqual(1);
     await Promise.all(clients.map((c) => c.close()));
-    await expect.poll(() => server?.hub.stats().timers).toBe(0);
+    await expect.poll(() => server.hub.stats().timers).toBe(0);
   });
 });

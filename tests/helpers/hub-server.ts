@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHub, type Hub, type HubOptions, type RouteTable } from '@wslane/core';
+import { afterEach } from 'vitest';
 
 /** A hub attached to a plain node:http server on 127.0.0.1, port 0. */
 export interface HubServer {
@@ -33,5 +34,18 @@ export async function startHubServer(
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** Starts hub servers for one test file and closes every one of them after each test. */
+export function useHubServers(): (routes: RouteTable, options?: HubOptions) => Promise<HubServer> {
+  const open: HubServer[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((server) => server.close()));
+  });
+  return async (routes, options) => {
+    const server = await startHubServer(routes, options);
+    open.push(server);
+    return server;
   };
 }
