@@ -10,8 +10,9 @@ export default class SummaryReporter implements Reporter {
       for (const test of testModule.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
-        else skipped++;
+        else if (state === 'skipped') skipped++;
+        // 'failed', and 'pending': a test that never finished (an interrupted or hung run).
+        else failed++;
       }
       if (testModule.state() === 'failed' && testModule.children.size === 0) failed++;
     }

@@ -8,13 +8,13 @@ export type {
 } from './channel-manager.js';
 export { ChannelManager } from './channel-manager.js';
 export type { Codec, EncodedFrame, FrameDecoder, InboundOf, OutboundOf } from './codec.js';
-export type { JsonOptions } from './codecs/json.js';
+export type { JsonInbound, JsonOptions, JsonOutbound } from './codecs/json.js';
 export { json } from './codecs/json.js';
 export type { LengthPrefixedOptions } from './codecs/length-prefixed.js';
 export { lengthPrefixed } from './codecs/length-prefixed.js';
-export type { LinesOptions } from './codecs/lines.js';
+export type { LineEncoding, LinesOptions } from './codecs/lines.js';
 export { lines } from './codecs/lines.js';
-export type { RawMessage } from './codecs/raw.js';
+export type { RawMessage, RawOutboundMessage } from './codecs/raw.js';
 export { raw } from './codecs/raw.js';
 export type {
   ChannelConfig,

@@ -106,12 +106,21 @@ describe('lengthPrefixed', () => {
   });
 
   it('emits a record wholly inside a frame without copying it', () => {
-    const frame = Buffer.from([0, 2, 1, 2]);
+    const frame = Buffer.from(new Uint8Array([0, 2, 1, 2]).buffer);
     const records: Buffer[] = [];
     lengthPrefixed({ headerBytes: 2 })
       .createDecoder()
       .decode(frame, true, (record) => records.push(record));
-    expect(records[0]?.buffer).toBe(frame.buffer);
+    frame[2] = 9;
+    expect(records.map(toHex)).toEqual(['0902']);
+  });
+
+  it('copies a short partial record instead of keeping a view of the whole frame', () => {
+    const frame = Buffer.from(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 3, 1, 2]).buffer);
+    const decoder = lengthPrefixed({ headerBytes: 2 }).createDecoder();
+    decoder.decode(frame, true, () => {});
+    frame.fill(9);
+    expect(decodeFrames(decoder, [Buffer.from([3])])).toEqual(['010203']);
   });
 
   it('throws WSLANE_CODEC_FRAME_TYPE for a text frame and drops the partial record', () => {

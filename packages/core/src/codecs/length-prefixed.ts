@@ -113,6 +113,7 @@ class LengthPrefixedDecoder implements FrameDecoder<Buffer> {
     frame.copy(this.#header, this.#headerLength, offset, offset + take);
     this.#headerLength += take;
     if (this.#headerLength === this.#headerBytes) {
+      this.#headerLength = 0;
       this.#startRecord(readLength(this.#header, 0, this.#headerBytes));
     }
     return offset + take;

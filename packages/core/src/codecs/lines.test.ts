@@ -5,7 +5,7 @@ import type { EncodedFrame, FrameDecoder } from '../codec.js';
 import { DecodeError } from '../errors.js';
 import { lines } from './lines.js';
 
-const TERMINATORS = ['\r\n', '\n', '\0', '||', '→'];
+const TERMINATORS = ['\r\n', '\n', '\0', '||', '|||', '→'];
 
 const recordChar = fc.oneof(
   fc.constantFrom('a', '|', '\r', '\n', '\0', 'é', '😀', '→'),
@@ -145,6 +145,14 @@ describe('lines', () => {
     const decoder = lines({ terminator: 'aab' }).createDecoder();
     const frames = ['xaa', 'ab', 'yaa', 'b'].map((text) => Buffer.from(text));
     expect(decodeFrames(decoder, frames)).toEqual(['xa', 'y']);
+  });
+
+  it('copies a short partial record instead of keeping a view of the whole frame', () => {
+    const frame = Buffer.from(new TextEncoder().encode(`${'a'.repeat(1000)}\nbc`).buffer);
+    const decoder = lines({ terminator: '\n' }).createDecoder();
+    decoder.decode(frame, true, () => {});
+    frame.fill(0x7a);
+    expect(decodeFrames(decoder, [Buffer.from('\n')])).toEqual(['bc']);
   });
 
   it('decodes a multi-byte character split across frames', () => {
