@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as connectTcp } from 'node:net';
 import { createHub } from '@wslane/core';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { connect, expectRefusal } from '../helpers/test-client.js';
+import { withTimeout } from '../helpers/with-timeout.js';
 
 const startHubServer = useHubServers();
 
@@ -128,3 +129,41 @@ describe('upgrade admission', () => {
     await b.close();
   });
 });
+
+describe('invalid upgrade requests', () => {
+  const startHubServer = useHubServers();
+
+  it('answers a request with a bad Sec-WebSocket-Key with 400 and the error code', async () => {
+    const server = await startHubServer({ '/a': createProbe().route });
+    const { port } = server.server.address() as AddressInfo;
+    const response = await rawRequest(
+      port,
+      'GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: nope\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    expect(response).toMatch(/^HTTP\/1\.1 400 /);
+    expect(response).toContain('X-Wslane-Error: WSLANE_UPGRADE_INVALID');
+    await expect.poll(() => server.hub.stats().pending).toBe(0);
+  });
+
+  it('answers an unsupported protocol version with 400 naming the supported versions', async () => {
+    const server = await startHubServer({ '/a': createProbe().route });
+    const { port } = server.server.address() as AddressInfo;
+    const response = await rawRequest(
+      port,
+      'GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n\r\n',
+    );
+    expect(response).toMatch(/^HTTP\/1\.1 400 /);
+    expect(response).toContain('Sec-WebSocket-Version: 13, 8');
+  });
+});
+
+async function rawRequest(port: number, request: string): Promise<string> {
+  const socket = connectTcp(port, '127.0.0.1');
+  let response = '';
+  socket.on('data', (chunk) => {
+    response += chunk.toString();
+  });
+  socket.write(request);
+  await withTimeout(new Promise((resolve) => socket.on('close', resolve)), 2000, 'raw response');
+  return response;
+}

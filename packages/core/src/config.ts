@@ -20,15 +20,18 @@ const duration = z
     return value ?? 0;
   });
 
+/** A duration that must be above zero: a zero deadline would fire on every tick. */
+const positiveDuration = duration.refine((value) => value > 0, { error: 'must be above 0' });
+
 /** A duration where `0` or `false` turns the feature off (parsed to 0). */
 const optionalDuration = z
   .union([z.literal(false), z.number(), z.string()], {
-    error: (issue) => expected('a duration like "30s" or false', issue.input),
+    error: (issue) => expected('a duration like "30s"', issue.input),
   })
   .transform((input, ctx) => {
     const value = input === false ? 0 : toMilliseconds(input);
     if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: expected('a duration like "30s" or false', input) });
+      ctx.addIssue({ code: 'custom', message: expected('a duration like "30s"', input) });
     }
     return value ?? 0;
   });
@@ -93,19 +96,22 @@ const backpressureSchema = z.strictObject({
   overflow: z.enum(['close', 'drop-newest', 'drop-oldest', 'reject']).default('close'),
 });
 
-const heartbeatSchema = z.union([
-  z.literal(false),
-  z.strictObject({
-    /** Ping a peer that has been quiet this long. @default "30s" */
-    interval: duration.default(30_000),
-    /** Terminate when nothing arrives this long after a ping. @default "10s" */
-    timeout: duration.default(10_000),
-  }),
-]);
+const heartbeatSchema = z
+  .union([
+    z.literal(false),
+    z.literal(0),
+    z.strictObject({
+      /** Ping a peer that has been quiet this long. @default "30s" */
+      interval: positiveDuration.default(30_000),
+      /** Terminate when nothing arrives this long after a ping. @default "10s" */
+      timeout: positiveDuration.default(10_000),
+    }),
+  ])
+  .transform((value) => (value === 0 ? false : value));
 
 const timeoutsSchema = z.strictObject({
   /** Upgrade request (and raw TCP connection) to open. @default "10s" */
-  handshake: duration.default(10_000),
+  handshake: positiveDuration.default(10_000),
   /** No inbound data frame for this long: close with `closeCodes.idle`; 0/false = off. @default false */
   idle: optionalDuration.default(0),
   /** @default { interval: "30s", timeout: "10s" } */
@@ -113,7 +119,7 @@ const timeoutsSchema = z.strictObject({
   /** Close with `closeCodes.maxLifetime` after this long; 0/false = off. @default false */
   maxLifetime: optionalDuration.default(0),
   /** From `close()` to a closed socket; terminate after. @default "5s" */
-  closeHandshake: duration.default(5_000),
+  closeHandshake: positiveDuration.default(5_000),
   /** Queued bytes that make no progress this long: terminate; 0/false = off. @default "30s" */
   sendStall: optionalDuration.default(30_000),
 });
@@ -162,15 +168,22 @@ export const hubConfigSchema = z
       .custom<Logger>(isLogger, { error: 'expected a logger with debug/info/warn/error methods' })
       .optional(),
   })
-  .superRefine((config, ctx) => {
-    if (config.backpressure.highWaterMark > config.backpressure.maxBufferedBytes) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['backpressure', 'highWaterMark'],
-        message: 'must not exceed backpressure.maxBufferedBytes',
-      });
-    }
-  });
+  .refine(
+    (config) => config.backpressure.highWaterMark <= config.backpressure.maxBufferedBytes,
+    {
+      path: ['backpressure', 'highWaterMark'],
+      error: 'must not exceed backpressure.maxBufferedBytes',
+      // Runs even when other fields failed, so every problem is listed at once.
+      when: (payload) => {
+        const backpressure = (payload.value as { backpressure?: Record<string, unknown> })
+          .backpressure;
+        return (
+          typeof backpressure?.highWaterMark === 'number' &&
+          typeof backpressure.maxBufferedBytes === 'number'
+        );
+      },
+    },
+  );
 
 /** What a user writes: every field optional, durations and sizes as numbers or strings. */
 export type HubOptions = z.input<typeof hubConfigSchema>;
@@ -240,13 +253,22 @@ export function resolveChannelConfig(
   return parseConfig(mergeOptions(hubOptions, overrides), pathPrefix);
 }
 
+/** Deep merge of plain objects; `undefined` in an override keeps the base value. */
 function mergeOptions(base: HubOptions, overrides: RouteOptions): HubOptions {
+  return mergeObjects(base as Record<string, unknown>, overrides as Record<string, unknown>);
+}
+
+function mergeObjects(
+  base: Record<string, unknown>,
+  overrides: Record<string, unknown>,
+): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
     const current = merged[key];
-    merged[key] = isPlainObject(value) && isPlainObject(current) ? { ...current, ...value } : value;
+    merged[key] = isPlainObject(value) && isPlainObject(current) ? mergeObjects(current, value) : value;
   }
-  return merged as HubOptions;
+  return merged;
 }
 
 function toConfigIssues(error: z.ZodError, pathPrefix: string): ConfigIssue[] {
@@ -298,7 +320,7 @@ function expected(what: string, input: unknown): string {
 
 function describeInput(input: unknown): string {
   if (input === undefined) return 'nothing';
-  const text = JSON.stringify(input) ?? String(input);
+  const text = typeof input === 'number' ? String(input) : (JSON.stringify(input) ?? String(input));
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 

@@ -323,10 +323,24 @@ export class Hub {
           chooseProtocol(offered, this.#upgrades.get(req)?.protocols ?? []),
       });
       wss.on('headers', this.#onHeaders);
+      wss.on('wsClientError', this.#onInvalidUpgrade);
       this.#wsServers.set(maxPayload, wss);
     }
     return wss;
   }
+
+  /** ws found the request is no valid WebSocket upgrade: answer it like every other refusal. */
+  readonly #onInvalidUpgrade = (error: Error, socket: Duplex, req: IncomingMessage): void => {
+    this.#upgrades.delete(req);
+    this.logger.debug('invalid upgrade request', { url: req.url, cause: error });
+    if (req.method !== 'GET') {
+      writeRefusal(socket, 405, 'WSLANE_UPGRADE_INVALID', { Allow: 'GET' });
+    } else if (/version/i.test(error.message)) {
+      writeRefusal(socket, 400, 'WSLANE_UPGRADE_INVALID', { 'Sec-WebSocket-Version': '13, 8' });
+    } else {
+      writeRefusal(socket, 400, 'WSLANE_UPGRADE_INVALID');
+    }
+  };
 
   readonly #onHeaders = (headers: string[], req: IncomingMessage): void => {
     const details = this.#upgrades.get(req);
