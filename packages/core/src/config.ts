@@ -168,22 +168,19 @@ export const hubConfigSchema = z
       .custom<Logger>(isLogger, { error: 'expected a logger with debug/info/warn/error methods' })
       .optional(),
   })
-  .refine(
-    (config) => config.backpressure.highWaterMark <= config.backpressure.maxBufferedBytes,
-    {
-      path: ['backpressure', 'highWaterMark'],
-      error: 'must not exceed backpressure.maxBufferedBytes',
-      // Runs even when other fields failed, so every problem is listed at once.
-      when: (payload) => {
-        const backpressure = (payload.value as { backpressure?: Record<string, unknown> })
-          .backpressure;
-        return (
-          typeof backpressure?.highWaterMark === 'number' &&
-          typeof backpressure.maxBufferedBytes === 'number'
-        );
-      },
+  .refine((config) => config.backpressure.highWaterMark <= config.backpressure.maxBufferedBytes, {
+    path: ['backpressure', 'highWaterMark'],
+    error: 'must not exceed backpressure.maxBufferedBytes',
+    // Runs even when other fields failed, so every problem is listed at once.
+    when: (payload) => {
+      const backpressure = (payload.value as { backpressure?: Record<string, unknown> })
+        .backpressure;
+      return (
+        typeof backpressure?.highWaterMark === 'number' &&
+        typeof backpressure.maxBufferedBytes === 'number'
+      );
     },
-  );
+  });
 
 /** What a user writes: every field optional, durations and sizes as numbers or strings. */
 export type HubOptions = z.input<typeof hubConfigSchema>;
@@ -266,7 +263,8 @@ function mergeObjects(
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     const current = merged[key];
-    merged[key] = isPlainObject(value) && isPlainObject(current) ? mergeObjects(current, value) : value;
+    merged[key] =
+      isPlainObject(value) && isPlainObject(current) ? mergeObjects(current, value) : value;
   }
   return merged;
 }

@@ -1,6 +1,6 @@
 import type { OverflowPolicy } from './config.js';
 import { BackpressureError, ChannelClosedError, WslaneError } from './errors.js';
-import { quietReject } from './internal/settle.js';
+import { quiet, quietReject } from './internal/settle.js';
 import { type StreamChunk, toStreamIterator, toStreamPayload } from './internal/stream-source.js';
 
 /** The parts of a `ws` WebSocket the lane writes through. */
@@ -128,9 +128,11 @@ export class SerializedWriter {
       this.#write(data, binary, true, bytes);
       return RESOLVED_TRUE;
     }
-    return new Promise<boolean>((resolve, reject) => {
-      this.#append(data, binary, bytes, undefined, resolve, reject);
-    });
+    return quiet(
+      new Promise<boolean>((resolve, reject) => {
+        this.#append(data, binary, bytes, undefined, resolve, reject);
+      }),
+    );
   }
 
   /** Like {@link send} without a promise: true when the message was written or queued. */
@@ -161,11 +163,13 @@ export class SerializedWriter {
     options: StreamOptions = {},
   ): Promise<void> {
     if (this.#state !== 'open') return quietReject(this.#closed());
-    return new Promise<void>((resolve, reject) => {
-      const onDone = (): void => resolve();
-      this.#append(undefined, options.binary, 0, chunks, onDone, reject);
-      if (this.#head === this.#tail) this.#flush();
-    });
+    return quiet(
+      new Promise<void>((resolve, reject) => {
+        const onDone = (): void => resolve();
+        this.#append(undefined, options.binary, 0, chunks, onDone, reject);
+        if (this.#head === this.#tail) this.#flush();
+      }),
+    );
   }
 
   /**
@@ -193,8 +197,16 @@ export class SerializedWriter {
     }
     this.#wakeProgress();
     this.#notifyEmpty();
-    // Lets a generator run its finally blocks instead of waiting for a next() nobody will make.
-    void Promise.resolve(this.#activeIterator?.return?.()).catch(ignore);
+    this.#closeIterator();
+  }
+
+  /** Lets a generator run its finally blocks instead of waiting for a next() nobody will make. */
+  #closeIterator(): void {
+    try {
+      void Promise.resolve(this.#activeIterator?.return?.()).catch(ignore);
+    } catch {
+      // A sync generator that is running right now (it called abort itself) cannot be returned.
+    }
   }
 
   /** The error sends are rejected with once the lane is closed. */
@@ -212,6 +224,12 @@ export class SerializedWriter {
         this.dropped++;
         return 'dropped';
       case 'drop-oldest':
+        // Only lane bytes can be dropped (streams count 0): if the socket alone leaves no room,
+        // dropping queued messages would lose them for nothing.
+        if (this.#socket.bufferedAmount + bytes > max) {
+          this.dropped++;
+          return 'dropped';
+        }
         this.#dropOldest(bytes);
         if (this.queuedBytes + bytes <= max) return 'queued';
         this.dropped++;
@@ -332,14 +350,12 @@ export class SerializedWriter {
         const chunk = toStreamPayload(step.value);
         binary ??= typeof chunk !== 'string';
         if (held !== undefined) {
-          await this.#writeFrame(held, binary, false);
+          await this.#writeFrame(held, binary, false, entry);
           wroteFrames = true;
         }
         held = chunk;
       }
-      await this.#writeFrame(held ?? Buffer.alloc(0), binary ?? true, true);
-      this.#shift();
-      entry.resolve?.(true);
+      await this.#writeFrame(held ?? Buffer.alloc(0), binary ?? true, true, entry);
     } catch (error) {
       if (this.#state === 'closed' && this.#head !== entry) return;
       const failure = toStreamFailure(error);
@@ -357,7 +373,12 @@ export class SerializedWriter {
     }
   }
 
-  async #writeFrame(data: Buffer | string, binary: boolean, fin: boolean): Promise<void> {
+  async #writeFrame(
+    data: Buffer | string,
+    binary: boolean,
+    fin: boolean,
+    entry: LaneEntry,
+  ): Promise<void> {
     while (this.#socket.bufferedAmount >= this.#highWaterMark && this.#state !== 'closed') {
       await new Promise<void>((resolve) => {
         this.#progressWaiter = resolve;
@@ -370,6 +391,11 @@ export class SerializedWriter {
       throw new BackpressureError(this.queuedBytes + bytes, this.#limits.maxBufferedBytes);
     }
     this.#write(data, binary, fin, bytes);
+    if (fin) {
+      // Done the moment the last frame is handed over: an abort after this must not reject it.
+      this.#shift();
+      entry.resolve?.(true);
+    }
   }
 
   #wakeProgress(): void {
