@@ -7,25 +7,18 @@ import type { DecodeError, WslaneError } from './errors.js';
 /** What a route does with its channels. Each hook may be async; errors are reported, never thrown. */
 export interface RouteHandlers<TIn, TOut, TContext> {
   /** Runs once the socket is open; messages that arrive meanwhile wait for it. */
-  onOpen?(channel: Channel<TOut, TContext>): void | PromiseLike<unknown>;
+  onOpen?(channel: Channel<TOut, TContext>): unknown;
   /** One decoded message; calls of one channel run one at a time (see `concurrency`). */
-  onMessage?(message: TIn, channel: Channel<TOut, TContext>): void | PromiseLike<unknown>;
+  onMessage?(message: TIn, channel: Channel<TOut, TContext>): unknown;
   /** After the socket closed and the last handler call settled. */
-  onClose?(
-    channel: Channel<TOut, TContext>,
-    code: number,
-    reason: string,
-  ): void | PromiseLike<unknown>;
+  onClose?(channel: Channel<TOut, TContext>, code: number, reason: string): unknown;
   /** A handler failure, a bad peer or a timeout that ended the channel. */
   onError?(error: WslaneError, channel: Channel<TOut, TContext>): void;
   /**
    * A message the codec could not decode (`WSLANE_CODEC_DECODE`). When set, the channel stays open
    * and this runs in the message's place; when absent the channel closes with 1007.
    */
-  onInvalidMessage?(
-    error: DecodeError,
-    channel: Channel<TOut, TContext>,
-  ): void | PromiseLike<unknown>;
+  onInvalidMessage?(error: DecodeError, channel: Channel<TOut, TContext>): unknown;
 }
 
 /** Everything a route is: codec, handlers, session key and per-route overrides. */
