@@ -1,8 +1,8 @@
 import type { Channel, ChannelStats } from './channel.js';
+import type { AnyOpenChannel, ChannelHost } from './channel-host.js';
 import type { EncodedFrame } from './codec.js';
 import type { SharedClock } from './internal/shared-clock.js';
 import type { Logger } from './logger.js';
-import type { AnyOpenChannel, ChannelHost } from './open-channel.js';
 import type { Route } from './route.js';
 
 /** What a broadcast did: each member either got the message queued, dropped it, or was closed. */

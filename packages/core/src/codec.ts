@@ -1,3 +1,5 @@
+import { WslaneError } from './errors.js';
+
 /** One outgoing frame payload: text frames carry UTF-8 (as a string or its bytes), binary frames bytes. */
 export interface EncodedFrame {
   readonly data: Buffer | string;
@@ -51,3 +53,16 @@ export interface Codec<TIn, TOut = TIn> {
 export type InboundOf<TCodec> = TCodec extends Codec<infer TIn, unknown> ? TIn : never;
 /** The message type a codec encodes from. */
 export type OutboundOf<TCodec> = TCodec extends Codec<unknown, infer TOut> ? TOut : never;
+
+/** Encodes with `codec`, turning a failure into a `WSLANE_CODEC_ENCODE` error instead of a throw. */
+export function encodeOrError<TOut>(
+  codec: Codec<unknown, TOut>,
+  message: TOut,
+): EncodedFrame | WslaneError {
+  try {
+    return codec.encode(message);
+  } catch (error) {
+    if (error instanceof WslaneError) return error;
+    return new WslaneError('WSLANE_CODEC_ENCODE', 'message could not be encoded', { cause: error });
+  }
+}

@@ -1,57 +1,17 @@
-import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Channel, ChannelState, ChannelStats } from './channel.js';
-import type { EncodedFrame, FrameDecoder } from './codec.js';
+import type { ChannelHost, ChannelInit } from './channel-host.js';
+import { type EncodedFrame, encodeOrError, type FrameDecoder } from './codec.js';
 import type { ChannelConfig } from './config.js';
-import {
-  ChannelClosedError,
-  DecodeError,
-  ERROR_OUTCOMES,
-  isWslaneError,
-  WslaneError,
-  type WslaneErrorCode,
-} from './errors.js';
+import { ChannelClosedError, WslaneError, type WslaneErrorCode } from './errors.js';
+import { FrameIntake, InvalidMessage } from './frame-intake.js';
+import { InboundDispatcher } from './inbound-dispatcher.js';
 import { toCloseFrame } from './internal/close-frame.js';
-import { Deque } from './internal/deque.js';
-import { InboundRateLimiter } from './internal/rate-limiter.js';
-import { quiet, quietReject } from './internal/settle.js';
+import { isThenable, quiet, quietReject } from './internal/settle.js';
 import type { StreamChunk } from './internal/stream-source.js';
-import type { Logger } from './logger.js';
 import type { Route } from './route.js';
 import { type OfferResult, SerializedWriter, type StreamOptions } from './serialized-writer.js';
-import { checkDeadlines } from './timeout-policy.js';
-
-/** An open channel of any route: what the hub and the manager hold. */
-// biome-ignore lint/suspicious/noExplicitAny: channels of every route share one registry.
-export type AnyOpenChannel = OpenChannel<any, any, any>;
-
-/** What an open channel needs from the hub that owns it. */
-export interface ChannelHost {
-  readonly logger: Logger;
-  join(channel: AnyOpenChannel, room: string): void;
-  leave(channel: AnyOpenChannel, room: string): void;
-  /** The socket is gone: drop the channel from every map and from the clock. */
-  release(channel: AnyOpenChannel): void;
-}
-
-/** Everything a channel is built from. */
-export interface ChannelInit<TContext> {
-  readonly id: string;
-  readonly key: string | undefined;
-  readonly context: TContext;
-  readonly ws: WebSocket;
-  readonly socket: Duplex;
-  // biome-ignore lint/suspicious/noExplicitAny: a channel serves routes of any message types.
-  readonly route: Route<any, any, TContext>;
-  readonly config: ChannelConfig;
-  readonly host: ChannelHost;
-  readonly remoteAddress: string;
-}
-
-/** A decode failure waiting in the inbound queue, so `onInvalidMessage` keeps message order. */
-class InvalidMessage {
-  constructor(readonly error: DecodeError) {}
-}
+import { applyDeadline, checkDeadlines } from './timeout-policy.js';
 
 const WS_OPEN = 1;
 
@@ -75,23 +35,15 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   lastDataAt: number = this.openedAt;
   pingSentAt = 0;
   closingAt = 0;
-  readsPaused = false;
 
   readonly #ws: WebSocket;
   readonly #host: ChannelHost;
   readonly #writer: SerializedWriter;
-  readonly #decoder: FrameDecoder<TIn>;
-  readonly #inbound = new Deque<TIn | InvalidMessage>();
-  readonly #rateLimiter: InboundRateLimiter | undefined;
+  readonly #intake: FrameIntake<TIn>;
+  readonly #inbound: InboundDispatcher<TIn | InvalidMessage>;
   #rooms: Set<string> | undefined;
   #controller: AbortController | undefined;
-  #ready = false;
-  #running = 0;
-  #discardInbound = false;
-  #messagesIn = 0;
-  #bytesIn = 0;
-  #droppedIn = 0;
-  #lastMessageAt = 0;
+  #opening = true;
   #closeCode = 1005;
   #closeReason = '';
   #closed: Promise<void> | undefined;
@@ -107,15 +59,20 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.config = init.config;
     this.#ws = init.ws;
     this.#host = init.host;
-    this.#decoder = init.route.codec.createDecoder() as FrameDecoder<TIn>;
-    const rateLimit = init.config.limits.rateLimit;
-    this.#rateLimiter = rateLimit === false ? undefined : new InboundRateLimiter(rateLimit);
     this.#writer = new SerializedWriter(init.ws, init.config.backpressure, this, init.socket);
+    this.#intake = new FrameIntake(init.route.codec.createDecoder() as FrameDecoder<TIn>, this);
+    const { limits, concurrency } = init.config;
+    this.#inbound = new InboundDispatcher(this, limits.inboundQueue, concurrency);
     init.ws.on('message', this.#onMessage);
     init.ws.on('pong', this.#onLife);
     init.ws.on('ping', this.#onLife);
     init.ws.on('error', this.#onError);
     init.ws.on('close', this.#onClose);
+  }
+
+  /** For the deadline check: our own inbound backpressure paused the socket's reads. */
+  get readsPaused(): boolean {
+    return this.#inbound.paused;
   }
 
   get protocol(): string {
@@ -136,8 +93,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 
   get rooms(): ReadonlySet<string> {
-    this.#rooms ??= new Set();
-    return this.#rooms;
+    return this.roomSet;
   }
 
   /** @internal The mutable room set, for the manager. */
@@ -148,38 +104,29 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   get stats(): ChannelStats {
     return {
-      messagesIn: this.#messagesIn,
+      messagesIn: this.#intake.messagesIn,
       messagesOut: this.#writer.messagesOut,
-      bytesIn: this.#bytesIn,
+      bytesIn: this.#intake.bytesIn,
       bytesOut: this.#writer.bytesOut,
       dropped: this.#writer.dropped,
-      droppedIn: this.#droppedIn,
+      droppedIn: this.#intake.droppedIn,
       bufferedBytes: this.state === 'closed' ? 0 : this.#writer.queuedBytes,
       openedAt: this.openedAt,
-      lastMessageAt: this.#lastMessageAt,
+      lastMessageAt: this.#intake.lastMessageAt,
     };
   }
 
   send(message: TOut): Promise<boolean> {
     if (this.#notOpen()) return quietReject(this.#closedError());
-    let frame: EncodedFrame;
-    try {
-      frame = this.route.codec.encode(message);
-    } catch (error) {
-      return quietReject(toEncodeError(error));
-    }
+    const frame = encodeOrError(this.route.codec, message);
+    if (frame instanceof WslaneError) return quietReject(frame);
     return this.#writer.send(frame.data, frame.binary);
   }
 
   trySend(message: TOut): boolean {
     if (this.#notOpen()) return false;
-    let frame: EncodedFrame;
-    try {
-      frame = this.route.codec.encode(message);
-    } catch {
-      return false;
-    }
-    return this.#writer.trySend(frame.data, frame.binary);
+    const frame = encodeOrError(this.route.codec, message);
+    return !(frame instanceof WslaneError) && this.#writer.trySend(frame.data, frame.binary);
   }
 
   /** @internal Hands an already encoded frame to the lane (broadcast). */
@@ -209,7 +156,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   terminate(): void {
     if (this.state === 'closed') return;
     if (this.state === 'open') this.#beginClosing(1006, '');
-    this.#discardInbound = true;
+    this.#inbound.discard();
     this.#writer.abort(this.#closedError());
     this.#ws.terminate();
   }
@@ -228,10 +175,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     try {
       result = this.route.onOpen?.(this);
     } catch (error) {
-      this.#handlerFailed(error);
+      this.#openFailed(error);
       return;
     }
-    if (isPromiseLike(result)) result.then(this.#onOpened, this.#handlerFailed);
+    if (isThenable(result)) result.then(this.#onOpened, this.#openFailed);
     else this.#onOpened();
   }
 
@@ -239,43 +186,25 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   fail(error: WslaneError, closeCode: number | 'terminate', reason = ''): void {
     if (this.state === 'closed') return;
     this.#report(error);
-    this.#discardInbound = true;
-    if (closeCode === 'terminate' || this.state === 'closing') {
-      this.terminate();
-      return;
-    }
-    this.#beginClosing(closeCode, reason);
-    this.#writer.abort(this.#closedError());
-    this.#sendCloseFrame();
+    if (closeCode === 'terminate' || this.state === 'closing') this.terminate();
+    else this.#closeNow(closeCode, reason);
   }
 
   /** Shared-clock tick: acts on whichever deadline has passed. */
   checkDeadlines(now: number): void {
-    const verdict = checkDeadlines(this, this.config.timeouts, now);
-    if (verdict === 'none') return;
-    const codes = this.config.closeCodes;
-    switch (verdict) {
-      case 'ping':
-        this.pingSentAt = now;
-        this.#ws.ping();
-        return;
-      case 'idle':
-        this.#host.logger.debug('channel idle', { channel: this.id });
-        this.#closeQuietly(codes.idle, 'idle timeout');
-        return;
-      case 'max-lifetime':
-        this.#closeQuietly(codes.maxLifetime, 'max lifetime reached');
-        return;
-      case 'heartbeat':
-        this.fail(timeoutError('WSLANE_HEARTBEAT_TIMEOUT', 'no pong in time'), 'terminate');
-        return;
-      case 'close-handshake':
-        this.fail(timeoutError('WSLANE_CLOSE_TIMEOUT', 'close handshake timed out'), 'terminate');
-        return;
-      case 'send-stall':
-        this.fail(timeoutError('WSLANE_WRITE_TIMEOUT', 'outbound bytes stalled'), 'terminate');
-        return;
-    }
+    applyDeadline(this, checkDeadlines(this, this.config.timeouts, now), now);
+  }
+
+  /** DeadlineTarget: the heartbeat's ping. */
+  ping(now: number): void {
+    this.pingSentAt = now;
+    this.#ws.ping();
+  }
+
+  /** DeadlineTarget: a policy close (idle, lifetime) that is not an error. */
+  expire(code: number, reason: string): void {
+    this.#host.logger.debug('channel expired', { channel: this.id, code, reason });
+    this.#closeNow(code, reason);
   }
 
   /** For the deadline check: bytes wait in the lane or the socket. */
@@ -309,9 +238,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return false;
   }
 
-  #closeQuietly(code: number, reason: string): void {
+  /** Closes without flushing: queued sends are rejected, queued messages dropped. */
+  #closeNow(code: number, reason: string): void {
     if (this.state !== 'open') return;
-    this.#discardInbound = true;
+    this.#inbound.discard();
     this.#beginClosing(code, reason);
     this.#writer.abort(this.#closedError());
     this.#sendCloseFrame();
@@ -350,29 +280,19 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.lastDataAt = now;
     this.pingSentAt = 0;
     if (this.state !== 'open') return;
-    this.#bytesIn += data.length;
-    if (this.#rateLimiter !== undefined && !this.#rateLimiter.take(now)) {
-      this.#onRateLimited();
-      return;
-    }
-    this.#lastMessageAt = now;
-    try {
-      this.#decoder.decode(data, isBinary, this.#enqueue);
-    } catch (error) {
-      this.#onDecodeError(error);
-    }
-    this.#drain();
+    this.#intake.receive(data, isBinary, now);
+    this.#inbound.drain();
   };
 
-  readonly #enqueue = (message: TIn): void => {
-    this.#messagesIn++;
-    this.#inbound.push(message);
-    if (!this.readsPaused && this.#inbound.length >= this.config.limits.inboundQueue) {
-      // TCP backpressure instead of buffering: the peer's sends stall in its own kernel.
-      this.readsPaused = true;
-      this.#ws.pause();
-    }
-  };
+  /** IntakeTarget: a decoded message (or a decode failure the route handles itself). */
+  accept(item: TIn | InvalidMessage): void {
+    this.#inbound.push(item);
+  }
+
+  /** IntakeTarget: the route has `onInvalidMessage`. */
+  get keepsInvalidMessages(): boolean {
+    return this.route.onInvalidMessage !== undefined;
+  }
 
   readonly #onLife = (): void => {
     this.lastInboundAt = Date.now();
@@ -385,7 +305,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     const tooBig = (error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
     const code: WslaneErrorCode = tooBig ? 'WSLANE_MESSAGE_TOO_BIG' : 'WSLANE_PROTOCOL_ERROR';
     this.#report(new WslaneError(code, 'peer broke the protocol', { cause: error }));
-    this.#discardInbound = true;
+    this.#inbound.discard();
     this.#beginClosing(tooBig ? 1009 : 1002, '');
     this.#writer.abort(this.#closedError());
   };
@@ -394,7 +314,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.state === 'open') this.#beginClosing(code, reason.toString());
     this.state = 'closed';
     this.#writer.abort(new ChannelClosedError(code, reason.toString()));
-    this.#decoder.reset?.();
+    this.#intake.reset();
     this.#ws.off('message', this.#onMessage);
     this.#ws.off('pong', this.#onLife);
     this.#ws.off('ping', this.#onLife);
@@ -404,98 +324,58 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#closeReason = reason.toString();
     this.#host.release(this);
     this.#resolveClosed?.();
-    if (this.#discardInbound) this.#inbound.clear();
-    this.#maybeFinish();
+    this.onIdle();
   };
 
   readonly #onOpened = (): void => {
-    this.#ready = true;
-    this.#drain();
+    this.#opening = false;
+    this.#inbound.start();
   };
 
-  #drain(): void {
-    const concurrency = this.config.concurrency;
-    while (this.#ready && this.#running < concurrency && this.#inbound.length > 0) {
-      if (this.#discardInbound) {
-        this.#inbound.clear();
-        break;
-      }
-      const item = this.#inbound.shift() as TIn | InvalidMessage;
-      this.#running++;
-      let result: unknown;
-      try {
-        result =
-          item instanceof InvalidMessage
-            ? this.route.onInvalidMessage?.(item.error, this)
-            : this.route.onMessage?.(item, this);
-      } catch (error) {
-        this.#running--;
-        this.#handlerFailed(error);
-        return;
-      }
-      if (isPromiseLike(result)) result.then(this.#handlerDone, this.#handlerRejected);
-      else this.#running--;
-    }
-    if (this.readsPaused && this.#inbound.length <= this.config.limits.inboundQueue >> 1) {
-      this.readsPaused = false;
-      // The peer was not heard while paused: its clocks restart now.
-      this.lastInboundAt = Date.now();
-      this.lastDataAt = this.lastInboundAt;
-      this.pingSentAt = 0;
-      this.#ws.resume();
-    }
-    this.#maybeFinish();
+  readonly #openFailed = (error: unknown): void => {
+    this.#opening = false;
+    this.onHandlerFailed(error);
+  };
+
+  /** DispatchTarget: one handler call for one queued item. */
+  deliver(item: TIn | InvalidMessage): unknown {
+    return item instanceof InvalidMessage
+      ? this.route.onInvalidMessage?.(item.error, this)
+      : this.route.onMessage?.(item, this);
   }
 
-  readonly #handlerDone = (): void => {
-    this.#running--;
-    this.#drain();
-  };
-
-  readonly #handlerRejected = (error: unknown): void => {
-    this.#running--;
-    this.#handlerFailed(error);
-  };
-
-  readonly #handlerFailed = (error: unknown): void => {
+  /** DispatchTarget: a handler threw or rejected. */
+  onHandlerFailed(error: unknown): void {
     const failure = new WslaneError('WSLANE_HANDLER_FAILED', 'route handler failed', {
       cause: error,
     });
     this.fail(failure, 1011, 'internal error');
-    this.#maybeFinish();
-  };
-
-  #onDecodeError(error: unknown): void {
-    const failure =
-      error instanceof DecodeError
-        ? error
-        : new DecodeError('WSLANE_CODEC_DECODE', 'message could not be decoded', { cause: error });
-    if (failure.code === 'WSLANE_CODEC_DECODE' && this.route.onInvalidMessage !== undefined) {
-      this.#inbound.push(new InvalidMessage(failure));
-      return;
-    }
-    this.fail(failure, ERROR_OUTCOMES[failure.code].close as number, failure.message);
+    this.onIdle();
   }
 
-  #onRateLimited(): void {
-    const limit = this.config.limits.rateLimit;
-    if (limit !== false && limit.action === 'drop') {
-      this.#droppedIn++;
-      return;
-    }
-    const error = new WslaneError('WSLANE_RATE_LIMITED', 'inbound message rate over the limit');
-    this.fail(error, this.config.closeCodes.rateLimit, 'rate limit exceeded');
+  /** DispatchTarget: the inbound queue is full. */
+  pauseReads(): void {
+    this.#ws.pause();
   }
 
-  /** onClose runs once: after the socket closed and the last handler call settled. */
-  #maybeFinish(): void {
-    if (this.state !== 'closed' || this.#onCloseDone || this.#running > 0) return;
-    if (this.#inbound.length > 0 && this.#ready) return;
+  /** DispatchTarget: the inbound queue has room again. */
+  resumeReads(): void {
+    // The peer was not heard while paused: its clocks restart now.
+    this.lastInboundAt = Date.now();
+    this.lastDataAt = this.lastInboundAt;
+    this.pingSentAt = 0;
+    this.#ws.resume();
+  }
+
+  /** DispatchTarget, nothing queued or running: once closed, onClose runs (once). */
+  onIdle(): void {
+    if (this.state !== 'closed' || this.#onCloseDone || this.#opening || !this.#inbound.idle)
+      return;
     this.#onCloseDone = true;
-    this.#inbound.clear();
+    this.#inbound.discard();
     try {
       const result = this.route.onClose?.(this, this.#closeCode, this.#closeReason);
-      if (isPromiseLike(result)) result.then(undefined, this.#onCloseFailed);
+      if (isThenable(result)) result.then(undefined, this.#onCloseFailed);
     } catch (error) {
       this.#onCloseFailed(error);
     }
@@ -517,17 +397,4 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       this.#host.logger.error('onError hook threw', { channel: this.id, cause: hookError });
     }
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
-}
-
-function toEncodeError(error: unknown): WslaneError {
-  if (isWslaneError(error)) return error;
-  return new WslaneError('WSLANE_CODEC_ENCODE', 'message could not be encoded', { cause: error });
-}
-
-function timeoutError(code: WslaneErrorCode, message: string): WslaneError {
-  return new WslaneError(code, message);
 }

@@ -1,27 +1,11 @@
 import type { OverflowPolicy } from './config.js';
 import { BackpressureError, ChannelClosedError, WslaneError } from './errors.js';
+import { type LaneEntry, LaneQueue } from './internal/lane-queue.js';
 import { quiet, quietReject } from './internal/settle.js';
 import { type StreamChunk, toStreamIterator, toStreamPayload } from './internal/stream-source.js';
+import { type Corkable, frameOptions, type LaneSocket } from './lane-socket.js';
 
-/** The parts of a `ws` WebSocket the lane writes through. */
-export interface LaneSocket {
-  /** Bytes handed to the socket and not yet flushed to the kernel. */
-  readonly bufferedAmount: number;
-  send(data: Buffer | string, options: SendFrameOptions, cb: (error?: Error) => void): void;
-}
-
-/** Frame flags for {@link LaneSocket.send}. */
-export interface SendFrameOptions {
-  readonly binary: boolean;
-  readonly fin: boolean;
-  readonly compress: boolean;
-}
-
-/** Something that can hold writes back and flush them as one (a `net.Socket`). */
-export interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
+export type { Corkable, LaneSocket, SendFrameOptions } from './lane-socket.js';
 
 /** Size limits and overflow policy of one lane. */
 export interface WriterLimits {
@@ -47,22 +31,6 @@ export interface StreamOptions {
   readonly binary?: boolean;
 }
 
-interface LaneEntry {
-  next: LaneEntry | undefined;
-  readonly data: Buffer | string | undefined;
-  readonly binary: boolean | undefined;
-  readonly bytes: number;
-  readonly source: Iterable<StreamChunk> | AsyncIterable<StreamChunk> | undefined;
-  resolve: ((delivered: boolean) => void) | undefined;
-  reject: ((error: unknown) => void) | undefined;
-}
-
-const FRAME_OPTIONS: readonly SendFrameOptions[] = [
-  { binary: false, fin: false, compress: false },
-  { binary: false, fin: true, compress: false },
-  { binary: true, fin: false, compress: false },
-  { binary: true, fin: true, compress: false },
-];
 const RESOLVED_TRUE = Promise.resolve(true);
 const RESOLVED_FALSE = Promise.resolve(false);
 
@@ -86,9 +54,7 @@ export class SerializedWriter {
   readonly #limits: WriterLimits;
   readonly #highWaterMark: number;
   readonly #hooks: WriterHooks;
-  #head: LaneEntry | undefined;
-  #tail: LaneEntry | undefined;
-  #laneBytes = 0;
+  readonly #lane = new LaneQueue();
   #state: 'open' | 'ending' | 'closed' = 'open';
   #closedError: ChannelClosedError | undefined;
   #streaming = false;
@@ -107,7 +73,7 @@ export class SerializedWriter {
 
   /** Bytes waiting in the lane plus bytes in the socket's buffer. */
   get queuedBytes(): number {
-    return this.#laneBytes + this.#socket.bufferedAmount;
+    return this.#lane.bytes + this.#socket.bufferedAmount;
   }
 
   /** True once the lane accepts nothing more (ending or closed). */
@@ -166,8 +132,8 @@ export class SerializedWriter {
     return quiet(
       new Promise<void>((resolve, reject) => {
         const onDone = (): void => resolve();
-        this.#append(undefined, options.binary, 0, chunks, onDone, reject);
-        if (this.#head === this.#tail) this.#flush();
+        const entry = this.#append(undefined, options.binary, 0, chunks, onDone, reject);
+        if (this.#lane.isOnly(entry)) this.#flush();
       }),
     );
   }
@@ -187,10 +153,7 @@ export class SerializedWriter {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closedError = error;
-    let entry = this.#head;
-    this.#head = undefined;
-    this.#tail = undefined;
-    this.#laneBytes = 0;
+    let entry = this.#lane.takeAll();
     while (entry !== undefined) {
       entry.reject?.(error);
       entry = entry.next;
@@ -244,26 +207,18 @@ export class SerializedWriter {
 
   #dropOldest(needed: number): void {
     const max = this.#limits.maxBufferedBytes;
-    let previous = this.#streaming ? this.#head : undefined;
-    let entry = previous === undefined ? this.#head : previous.next;
-    while (entry !== undefined && this.queuedBytes + needed > max) {
-      const next = entry.next;
-      if (entry.source === undefined) {
-        if (previous === undefined) this.#head = next;
-        else previous.next = next;
-        if (this.#tail === entry) this.#tail = previous;
-        this.#laneBytes -= entry.bytes;
+    this.#lane.dropOldest(
+      this.#streaming,
+      () => this.queuedBytes + needed <= max,
+      (entry) => {
         this.dropped++;
         entry.resolve?.(false);
-      } else {
-        previous = entry;
-      }
-      entry = next;
-    }
+      },
+    );
   }
 
   #canWriteNow(): boolean {
-    return this.#head === undefined && this.#socket.bufferedAmount < this.#highWaterMark;
+    return this.#lane.head === undefined && this.#socket.bufferedAmount < this.#highWaterMark;
   }
 
   #append(
@@ -273,24 +228,10 @@ export class SerializedWriter {
     source: LaneEntry['source'],
     resolve: LaneEntry['resolve'],
     reject: LaneEntry['reject'],
-  ): void {
+  ): LaneEntry {
     const entry: LaneEntry = { next: undefined, data, binary, bytes, source, resolve, reject };
-    if (this.#tail === undefined) {
-      this.#head = entry;
-      this.lastProgressAt = Date.now();
-    } else {
-      this.#tail.next = entry;
-    }
-    this.#tail = entry;
-    this.#laneBytes += bytes;
-  }
-
-  #shift(): void {
-    const entry = this.#head;
-    if (entry === undefined) return;
-    this.#head = entry.next;
-    if (this.#head === undefined) this.#tail = undefined;
-    this.#laneBytes -= entry.bytes;
+    if (this.#lane.append(entry)) this.lastProgressAt = Date.now();
+    return entry;
   }
 
   #write(data: Buffer | string, binary: boolean, fin: boolean, bytes: number): void {
@@ -300,11 +241,7 @@ export class SerializedWriter {
       this.#corkable.cork();
       process.nextTick(uncork, this);
     }
-    this.#socket.send(
-      data,
-      FRAME_OPTIONS[(binary ? 2 : 0) + (fin ? 1 : 0)] as SendFrameOptions,
-      this.#onWritten,
-    );
+    this.#socket.send(data, frameOptions(binary, fin), this.#onWritten);
     this.bytesOut += bytes;
     if (fin) this.messagesOut++;
   }
@@ -318,19 +255,19 @@ export class SerializedWriter {
   readonly #onWritten = (): void => {
     this.lastProgressAt = Date.now();
     this.#wakeProgress();
-    if (this.#head !== undefined && !this.#streaming) this.#flush();
+    if (this.#lane.head !== undefined && !this.#streaming) this.#flush();
   };
 
   #flush(): void {
-    while (this.#head !== undefined && !this.#streaming && this.#state !== 'closed') {
+    while (this.#lane.head !== undefined && !this.#streaming && this.#state !== 'closed') {
       if (this.#socket.bufferedAmount >= this.#highWaterMark) return;
-      const entry = this.#head;
+      const entry = this.#lane.head;
       if (entry.source !== undefined) {
         this.#streaming = true;
         void this.#runStream(entry, entry.source);
         return;
       }
-      this.#shift();
+      this.#lane.shift();
       this.#write(entry.data as Buffer | string, entry.binary === true, true, entry.bytes);
       entry.resolve?.(true);
     }
@@ -357,9 +294,9 @@ export class SerializedWriter {
       }
       await this.#writeFrame(held ?? Buffer.alloc(0), binary ?? true, true, entry);
     } catch (error) {
-      if (this.#state === 'closed' && this.#head !== entry) return;
+      if (this.#state === 'closed' && this.#lane.head !== entry) return;
       const failure = toStreamFailure(error);
-      this.#shift();
+      this.#lane.shift();
       entry.reject?.(failure);
       if (wroteFrames) {
         // The peer holds half a message; no later data frame may follow it (RFC 6455 §5.4).
@@ -393,7 +330,7 @@ export class SerializedWriter {
     this.#write(data, binary, fin, bytes);
     if (fin) {
       // Done the moment the last frame is handed over: an abort after this must not reject it.
-      this.#shift();
+      this.#lane.shift();
       entry.resolve?.(true);
     }
   }
@@ -406,7 +343,7 @@ export class SerializedWriter {
   }
 
   #isIdle(): boolean {
-    return this.#head === undefined && !this.#streaming;
+    return this.#lane.head === undefined && !this.#streaming;
   }
 
   #notifyEmpty(): void {

@@ -1,4 +1,5 @@
-import type { HubConfig } from './config.js';
+import type { ChannelConfig, HubConfig } from './config.js';
+import { WslaneError } from './errors.js';
 
 /** The timeout settings of one channel (the `timeouts` section of the config). */
 export type TimeoutsConfig = HubConfig['timeouts'];
@@ -73,4 +74,44 @@ export function shortestTimeout(timeouts: TimeoutsConfig): number {
     timeouts.heartbeat === false ? 0 : timeouts.heartbeat.timeout,
   ].filter((duration) => duration > 0);
   return durations.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...durations);
+}
+
+/** What a channel offers the policy to act on a verdict. */
+export interface DeadlineTarget {
+  readonly config: ChannelConfig;
+  ping(now: number): void;
+  /** Closes for a policy reason (idle, lifetime): not an error. */
+  expire(code: number, reason: string): void;
+  /** Ends the channel because of an error. */
+  fail(error: WslaneError, closeCode: number | 'terminate'): void;
+}
+
+/** Carries out a verdict of {@link checkDeadlines} on a channel. */
+export function applyDeadline(target: DeadlineTarget, verdict: DeadlineVerdict, now: number): void {
+  const codes = target.config.closeCodes;
+  switch (verdict) {
+    case 'none':
+      return;
+    case 'ping':
+      target.ping(now);
+      return;
+    case 'idle':
+      target.expire(codes.idle, 'idle timeout');
+      return;
+    case 'max-lifetime':
+      target.expire(codes.maxLifetime, 'max lifetime reached');
+      return;
+    case 'heartbeat':
+      target.fail(new WslaneError('WSLANE_HEARTBEAT_TIMEOUT', 'no pong in time'), 'terminate');
+      return;
+    case 'close-handshake':
+      target.fail(
+        new WslaneError('WSLANE_CLOSE_TIMEOUT', 'close handshake timed out'),
+        'terminate',
+      );
+      return;
+    case 'send-stall':
+      target.fail(new WslaneError('WSLANE_WRITE_TIMEOUT', 'outbound bytes stalled'), 'terminate');
+      return;
+  }
 }

@@ -35,3 +35,8 @@ export function createDeferred<T>(): Deferred<T> {
   );
   return { promise, resolve, reject };
 }
+
+/** True for a promise or any object with a `then` method (what a handler may return). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}

@@ -1,0 +1,87 @@
+import type { FrameDecoder } from './codec.js';
+import type { ChannelConfig } from './config.js';
+import { DecodeError, ERROR_OUTCOMES, WslaneError } from './errors.js';
+import { InboundRateLimiter } from './internal/rate-limiter.js';
+
+/** A decode failure waiting in the inbound queue, so `onInvalidMessage` keeps message order. */
+export class InvalidMessage {
+  constructor(readonly error: DecodeError) {}
+}
+
+/** Where the intake puts messages and reports failures. */
+export interface IntakeTarget<TIn> {
+  readonly config: ChannelConfig;
+  /** The route handles undecodable messages itself (`onInvalidMessage`). */
+  readonly keepsInvalidMessages: boolean;
+  accept(item: TIn | InvalidMessage): void;
+  fail(error: WslaneError, closeCode: number, reason: string): void;
+}
+
+/**
+ * The decode side of one channel: rate limit, codec decoder and decode failures, turning each
+ * inbound frame into zero or more messages for the dispatcher. Keeps the inbound counters.
+ */
+export class FrameIntake<TIn> {
+  messagesIn = 0;
+  bytesIn = 0;
+  /** Frames dropped by the rate limit (action `drop`). */
+  droppedIn = 0;
+  lastMessageAt = 0;
+  readonly #decoder: FrameDecoder<TIn>;
+  readonly #rateLimiter: InboundRateLimiter | undefined;
+  readonly #target: IntakeTarget<TIn>;
+
+  constructor(decoder: FrameDecoder<TIn>, target: IntakeTarget<TIn>) {
+    this.#decoder = decoder;
+    this.#target = target;
+    const rateLimit = target.config.limits.rateLimit;
+    this.#rateLimiter = rateLimit === false ? undefined : new InboundRateLimiter(rateLimit);
+  }
+
+  /** One inbound data frame. */
+  receive(data: Buffer, isBinary: boolean, now: number): void {
+    this.bytesIn += data.length;
+    if (this.#rateLimiter !== undefined && !this.#rateLimiter.take(now)) {
+      this.#onRateLimited();
+      return;
+    }
+    this.lastMessageAt = now;
+    try {
+      this.#decoder.decode(data, isBinary, this.#emit);
+    } catch (error) {
+      this.#onDecodeError(error);
+    }
+  }
+
+  /** Frees a partial record (the channel is gone). */
+  reset(): void {
+    this.#decoder.reset?.();
+  }
+
+  readonly #emit = (message: TIn): void => {
+    this.messagesIn++;
+    this.#target.accept(message);
+  };
+
+  #onDecodeError(error: unknown): void {
+    const failure =
+      error instanceof DecodeError
+        ? error
+        : new DecodeError('WSLANE_CODEC_DECODE', 'message could not be decoded', { cause: error });
+    if (failure.code === 'WSLANE_CODEC_DECODE' && this.#target.keepsInvalidMessages) {
+      this.#target.accept(new InvalidMessage(failure));
+      return;
+    }
+    this.#target.fail(failure, ERROR_OUTCOMES[failure.code].close as number, failure.message);
+  }
+
+  #onRateLimited(): void {
+    const limit = this.#target.config.limits.rateLimit;
+    if (limit !== false && limit.action === 'drop') {
+      this.droppedIn++;
+      return;
+    }
+    const error = new WslaneError('WSLANE_RATE_LIMITED', 'inbound message rate over the limit');
+    this.#target.fail(error, this.#target.config.closeCodes.rateLimit, 'rate limit exceeded');
+  }
+}
