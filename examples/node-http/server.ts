@@ -1,9 +1,11 @@
 import { createServer } from 'node:http';
-import { createHub, createRoute, json } from '@wslane/core';
+import { createHub, createRoute, isWslaneError, json, loadConfig } from '@wslane/core';
 import { z } from 'zod';
 
-// A wslane hub on a plain node:http server: an echo route and a broadcast chat room.
-const hub = createHub({ timeouts: { idle: '5m' } });
+// A wslane hub on a plain node:http server: an echo route and a broadcast chat room, configured
+// by a JSON file validated by the core's schema (WSLANE_CONFIG=path to use another one).
+const configPath = process.env.WSLANE_CONFIG ?? new URL('./wslane.config.json', import.meta.url).pathname;
+const hub = createHub(await loadConfigOrExit(configPath));
 
 const echo = createRoute({
   name: 'echo',
@@ -50,4 +52,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void hub.close().then(() => server.close());
   });
+}
+
+async function loadConfigOrExit(path: string) {
+  try {
+    return await loadConfig(path);
+  } catch (error) {
+    // Every problem, by path: `timeouts.idle: expected a duration like "30s", got "soon"`.
+    process.stderr.write(`${isWslaneError(error) ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
 }
