@@ -4,7 +4,8 @@ import { z } from 'zod';
 
 // A wslane hub on a plain node:http server: an echo route and a broadcast chat room, configured
 // by a JSON file validated by the core's schema (WSLANE_CONFIG=path to use another one).
-const configPath = process.env.WSLANE_CONFIG ?? new URL('./wslane.config.json', import.meta.url).pathname;
+const configPath =
+  process.env.WSLANE_CONFIG ?? new URL('./wslane.config.json', import.meta.url).pathname;
 const hub = createHub(await loadConfigOrExit(configPath));
 
 const echo = createRoute({

@@ -4,62 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { OverflowPolicy } from './config.js';
 import { ChannelClosedError, isWslaneError, type WslaneError } from './errors.js';
 import { createDeferred, type Deferred } from './internal/settle.js';
-import {
-  type LaneSocket,
-  type SendFrameOptions,
-  SerializedWriter,
-  type WriterLimits,
-} from './serialized-writer.js';
+import { SerializedWriter, type WriterLimits } from './serialized-writer.js';
+import { type BufferedFrame, FakeLaneSocket, type Frame } from './test-helpers/fake-lane-socket.js';
 
 const NUM_RUNS = Number(process.env.WSLANE_PROPERTY_RUNS ?? 200);
-
-interface Frame {
-  readonly data: Buffer | string;
-  readonly binary: boolean;
-  readonly fin: boolean;
-  /** `bufferedAmount` right before and right after this frame was handed over. */
-  readonly bufferedBefore: number;
-  readonly bufferedAfter: number;
-}
-
-interface PendingWrite {
-  readonly bytes: number;
-  readonly callback: (error?: Error) => void;
-}
-
-/** Synchronous fake of a `ws` socket: the buffer grows per send and shrinks per completed write. */
-class FakeLaneSocket implements LaneSocket {
-  bufferedAmount = 0;
-  readonly frames: Frame[] = [];
-  readonly #pending: PendingWrite[] = [];
-
-  get pendingWrites(): number {
-    return this.#pending.length;
-  }
-
-  send(data: Buffer | string, options: SendFrameOptions, callback: (error?: Error) => void): void {
-    const bytes = Buffer.byteLength(data);
-    const bufferedBefore = this.bufferedAmount;
-    this.bufferedAmount += bytes;
-    this.frames.push({
-      data,
-      binary: options.binary,
-      fin: options.fin,
-      bufferedBefore,
-      bufferedAfter: this.bufferedAmount,
-    });
-    this.#pending.push({ bytes, callback });
-  }
-
-  flush(count = Number.POSITIVE_INFINITY): void {
-    for (let done = 0; done < count; done++) {
-      const write = this.#pending.shift();
-      if (write === undefined) return;
-      this.bufferedAmount -= write.bytes;
-      write.callback();
-    }
-  }
-}
 
 type MessageVia = 'send' | 'trySend' | 'offer';
 
@@ -210,7 +158,8 @@ function sumBytes(entries: readonly Entry[]): number {
  * each frame must be the next frame of the oldest unfinished call.
  */
 class LaneModel {
-  readonly socket = new FakeLaneSocket();
+  // Records the buffer around each frame: #reconcile checks every write against both readings.
+  readonly socket = new FakeLaneSocket({ recordBuffered: true });
   readonly writer: SerializedWriter;
   readonly entries: Entry[] = [];
   readonly ends: { outcome: Outcome }[] = [];
@@ -518,7 +467,7 @@ class LaneModel {
     const frames = this.socket.frames;
     while (this.#framesSeen < frames.length) {
       const index = this.#framesSeen++;
-      const frame = frames[index] as Frame;
+      const frame = frames[index] as BufferedFrame;
       this.#retireFailedStreams(index, frame);
       const head = this.lane[0];
       expect(head, `frame ${index} was written with nothing queued`).toBeDefined();
@@ -568,7 +517,7 @@ class LaneModel {
       }
       const buffered =
         frameIndex > this.#settleStartFrame
-          ? (this.socket.frames[frameIndex - 1] as Frame).bufferedAfter
+          ? (this.socket.frames[frameIndex - 1] as BufferedFrame).bufferedAfter
           : this.#settleStartBuffered;
       const laneBehind = this.laneBytes;
       expect(buffered).toBeLessThan(this.#highWaterMark);

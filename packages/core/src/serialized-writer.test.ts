@@ -1,67 +1,15 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it, vi } from 'vitest';
+import type { OverflowPolicy } from './config.js';
 import { ChannelClosedError, WslaneError } from './errors.js';
 import { createDeferred } from './internal/settle.js';
 import {
   type Corkable,
-  type LaneSocket,
-  type SendFrameOptions,
   SerializedWriter,
   type WriterHooks,
   type WriterLimits,
 } from './serialized-writer.js';
-
-interface Frame {
-  readonly data: Buffer | string;
-  readonly binary: boolean;
-  readonly fin: boolean;
-}
-
-interface PendingWrite {
-  readonly bytes: number;
-  readonly callback: (error?: Error) => void;
-}
-
-/**
- * A synchronous, deterministic stand-in for a `ws` socket: every send grows `bufferedAmount` by
- * its byte length and keeps its callback until {@link flush} completes it.
- */
-class FakeLaneSocket implements LaneSocket {
-  bufferedAmount = 0;
-  readonly frames: Frame[] = [];
-  onSend: ((frame: Frame) => void) | undefined;
-  readonly #pending: PendingWrite[] = [];
-
-  get pendingWrites(): number {
-    return this.#pending.length;
-  }
-
-  send(data: Buffer | string, options: SendFrameOptions, callback: (error?: Error) => void): void {
-    const frame: Frame = { data, binary: options.binary, fin: options.fin };
-    const bytes = Buffer.byteLength(data);
-    this.frames.push(frame);
-    this.bufferedAmount += bytes;
-    this.#pending.push({ bytes, callback });
-    this.onSend?.(frame);
-  }
-
-  /** Completes the oldest `count` writes; like `ws`, the buffer shrinks before each callback. */
-  flush(count = Number.POSITIVE_INFINITY): number {
-    let done = 0;
-    while (done < count) {
-      const write = this.#pending.shift();
-      if (write === undefined) break;
-      this.bufferedAmount -= write.bytes;
-      done++;
-      write.callback();
-    }
-    return done;
-  }
-
-  texts(): string[] {
-    return this.frames.map((frame) => frame.data.toString());
-  }
-}
+import { FakeLaneSocket } from './test-helpers/fake-lane-socket.js';
 
 interface Harness {
   readonly socket: FakeLaneSocket;
@@ -258,26 +206,38 @@ describe('SerializedWriter', () => {
   });
 
   describe('overflow policies', () => {
+    interface FilledLane {
+      readonly harness: Harness;
+      readonly sends: readonly [Promise<boolean>, Promise<boolean>];
+    }
+
     // Every case: 6 bytes in the socket (over highWaterMark 4) + 4 queued = exactly the limit 10.
-    function fillToLimit(harness: Harness): Promise<boolean>[] {
+    function fillToLimit(overflow: OverflowPolicy): FilledLane {
+      const harness = createHarness({ highWaterMark: 4, maxBufferedBytes: 10, overflow });
       const first = harness.writer.send('wwwwww', false);
       const second = harness.writer.send('qqqq', false);
       expect(harness.writer.queuedBytes).toBe(10);
-      return [first, second];
+      return { harness, sends: [first, second] };
     }
 
-    it('accepts a message that brings queued bytes exactly to maxBufferedBytes', async () => {
-      const harness = createHarness({ highWaterMark: 4, maxBufferedBytes: 10 });
-      const [first, second] = fillToLimit(harness);
+    /** Drains the socket: both messages that filled the lane must have gone out, in order. */
+    async function expectFillDelivered({
+      harness,
+      sends: [first, second],
+    }: FilledLane): Promise<void> {
       await drain(harness.socket);
       await expect(first).resolves.toBe(true);
       await expect(second).resolves.toBe(true);
       expect(harness.socket.texts()).toEqual(['wwwwww', 'qqqq']);
+    }
+
+    it('accepts a message that brings queued bytes exactly to maxBufferedBytes', async () => {
+      // Nothing overflows here, so the policy is moot: 'close' is the harness default.
+      await expectFillDelivered(fillToLimit('close'));
     });
 
     it('close: calls onOverflow and refuses the message as closed', async () => {
-      const harness = createHarness({ highWaterMark: 4, maxBufferedBytes: 10, overflow: 'close' });
-      const sends = fillToLimit(harness);
+      const { harness, sends } = fillToLimit('close');
       const error = await rejectionOf(harness.writer.send('x', false));
       expect(error).toBeInstanceOf(ChannelClosedError);
       expect(error).toMatchObject({ code: 'WSLANE_CHANNEL_CLOSED' });
@@ -293,27 +253,19 @@ describe('SerializedWriter', () => {
     });
 
     it('drop-newest: resolves the new message false and counts it', async () => {
-      const harness = createHarness({
-        highWaterMark: 4,
-        maxBufferedBytes: 10,
-        overflow: 'drop-newest',
-      });
-      const [first, second] = fillToLimit(harness);
+      const filled = fillToLimit('drop-newest');
+      const { harness } = filled;
       await expect(harness.writer.send('x', false)).resolves.toBe(false);
       expect(harness.writer.offer('x', false)).toBe('dropped');
       expect(harness.writer.trySend('x', false)).toBe(false);
       expect(harness.writer.dropped).toBe(3);
       expect(harness.writer.queuedBytes).toBe(10);
       expect(harness.hooks.onOverflow).not.toHaveBeenCalled();
-      await drain(harness.socket);
-      await expect(first).resolves.toBe(true);
-      await expect(second).resolves.toBe(true);
-      expect(harness.socket.texts()).toEqual(['wwwwww', 'qqqq']);
+      await expectFillDelivered(filled);
     });
 
     it('reject: rejects with BackpressureError carrying the byte counts', async () => {
-      const harness = createHarness({ highWaterMark: 4, maxBufferedBytes: 10, overflow: 'reject' });
-      const sends = fillToLimit(harness);
+      const { harness, sends } = fillToLimit('reject');
       const error = await rejectionOf(harness.writer.send('xy', false));
       expect(error).toMatchObject({
         name: 'BackpressureError',
@@ -329,6 +281,18 @@ describe('SerializedWriter', () => {
       await drain(harness.socket);
       await expect(Promise.all(sends)).resolves.toEqual([true, true]);
     });
+
+    /** A drop-oldest lane limited to 12 bytes whose socket already holds 4 (at highWaterMark). */
+    function dropOldestBehindFullSocket(): Harness {
+      const harness = createHarness({
+        highWaterMark: 4,
+        maxBufferedBytes: 12,
+        overflow: 'drop-oldest',
+      });
+      // 'wwww' goes straight out and is never dropped: the cases watch what queues behind it.
+      void harness.writer.send('wwww', false);
+      return harness;
+    }
 
     it('drop-oldest: drops the oldest queued messages until the new one fits', async () => {
       const harness = createHarness({
@@ -365,12 +329,7 @@ describe('SerializedWriter', () => {
     });
 
     it('drop-oldest: drops only the new message when dropping the queue could not make it fit', async () => {
-      const { socket, writer } = createHarness({
-        highWaterMark: 4,
-        maxBufferedBytes: 12,
-        overflow: 'drop-oldest',
-      });
-      void writer.send('wwww', false);
+      const { socket, writer } = dropOldestBehindFullSocket();
       const first = writer.send('q1x', false);
       const second = writer.send('q2x', false);
       // The socket holds 4 bytes: 4 + 10 > 12 even with an empty lane, so dropping q1x and q2x
@@ -385,12 +344,7 @@ describe('SerializedWriter', () => {
     });
 
     it('drop-oldest: never drops a queued stream', async () => {
-      const { socket, writer } = createHarness({
-        highWaterMark: 4,
-        maxBufferedBytes: 12,
-        overflow: 'drop-oldest',
-      });
-      void writer.send('wwww', false);
+      const { socket, writer } = dropOldestBehindFullSocket();
       const before = writer.send('a1x', false);
       const stream = writer.sendStream(['ss']);
       const after = writer.send('a2x', false);
