@@ -1,12 +1,11 @@
 import { createServer } from 'node:http';
 import { type AddressInfo, connect as connectTcp } from 'node:net';
-import { createHub } from '@wslane/core';
+import { createHub, upgradeRefusal } from '@wslane/core';
+import { connect, expectRefusal, withTimeout } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { connect, expectRefusal } from '../helpers/test-client.js';
-import { withTimeout } from '../helpers/with-timeout.js';
 
 const startHubServer = useHubServers();
 
@@ -167,3 +166,39 @@ async function rawRequest(port: number, request: string): Promise<string> {
   await withTimeout(new Promise((resolve) => socket.on('close', resolve)), 2000, 'raw response');
   return response;
 }
+
+describe('route bindings on plain node:http', () => {
+  const startHubServer = useHubServers();
+
+  it('runs the context function before the handshake and refuses with its HTTP status', async () => {
+    const probe = createProbe();
+    const server = await startHubServer({
+      '/auth': {
+        route: probe.route,
+        context: (req) => {
+          if (req.headers.authorization !== 'Bearer good') {
+            throw upgradeRefusal(401, { 'WWW-Authenticate': 'Bearer' }, 'token required');
+          }
+          return { user: 'alice' };
+        },
+      },
+      '/broken': {
+        route: probe.route,
+        context: () => {
+          throw new Error('bug in auth');
+        },
+      },
+    });
+    const refused = await expectRefusal(server.url('/auth'));
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer');
+    expect(refused.headers['x-wslane-error']).toBe('WSLANE_UPGRADE_REFUSED');
+    expect((await expectRefusal(server.url('/broken'))).status).toBe(500);
+    expect(probe.channels).toHaveLength(0);
+    const client = await connect(server.url('/auth'), {
+      headers: { authorization: 'Bearer good' },
+    });
+    expect((await probe.channel()).context).toEqual({ user: 'alice' });
+    await client.close();
+  });
+});

@@ -1,9 +1,9 @@
 import { json, lengthPrefixed, lines } from '@wslane/core';
+import { connect } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { connect } from '../helpers/test-client.js';
 
 const startHubServer = useHubServers();
 

@@ -1,7 +1,7 @@
+import { connect } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
 import { startHubServer } from '../helpers/hub-server.js';
-import { connect } from '../helpers/test-client.js';
 
 function resources(): Record<string, number> {
   const counts: Record<string, number> = {};

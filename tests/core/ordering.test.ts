@@ -1,7 +1,7 @@
 import { type Channel, createRoute } from '@wslane/core';
+import { connect } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { useHubServers } from '../helpers/hub-server.js';
-import { connect } from '../helpers/test-client.js';
 
 const startHubServer = useHubServers();
 

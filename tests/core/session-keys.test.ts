@@ -1,7 +1,7 @@
+import { connect, expectRefusal, type TestClient } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { connect, expectRefusal, type TestClient } from '../helpers/test-client.js';
 
 const startHubServer = useHubServers();
 

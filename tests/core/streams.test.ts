@@ -1,8 +1,8 @@
 import type { Channel } from '@wslane/core';
+import { connect } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { connect } from '../helpers/test-client.js';
 
 const startHubServer = useHubServers();
 

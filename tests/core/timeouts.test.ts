@@ -2,11 +2,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect as connectTcp } from 'node:net';
 import { createHub, type HubOptions } from '@wslane/core';
+import { connect, expectRefusal, withTimeout } from '@wslane/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { connect, expectRefusal } from '../helpers/test-client.js';
-import { withTimeout } from '../helpers/with-timeout.js';
 
 const startHubServer = useHubServers();
 afterEach(() => {

@@ -4,9 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect, withTimeout } from '@wslane/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from '../helpers/test-client.js';
-import { withTimeout } from '../helpers/with-timeout.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsx = join(root, 'node_modules/.bin/tsx');

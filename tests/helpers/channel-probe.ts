@@ -1,5 +1,5 @@
 import { type Channel, createRoute, type Route, type RouteDefinition } from '@wslane/core';
-import { withTimeout } from './with-timeout.js';
+import { withTimeout } from '@wslane/core/testing';
 
 /** A route that records its channels and errors, so a test can act on the server side. */
 export interface ChannelProbe<TIn, TOut> {

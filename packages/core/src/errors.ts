@@ -25,6 +25,7 @@ export type WslaneErrorCode =
   | 'WSLANE_IP_LIMIT'
   | 'WSLANE_ROUTE_NOT_FOUND'
   | 'WSLANE_UPGRADE_INVALID'
+  | 'WSLANE_UPGRADE_REFUSED'
   | 'WSLANE_HUB_CLOSING';
 
 /** How a failure with a given code ends a connection. */
@@ -65,6 +66,7 @@ export const ERROR_OUTCOMES: Readonly<Record<WslaneErrorCode, ErrorOutcome>> = {
   WSLANE_IP_LIMIT: { status: 429 },
   WSLANE_ROUTE_NOT_FOUND: { status: 404 },
   WSLANE_UPGRADE_INVALID: { status: 400 },
+  WSLANE_UPGRADE_REFUSED: { status: 403 },
   WSLANE_HUB_CLOSING: { close: 1001, status: 503 },
 };
 
@@ -156,12 +158,55 @@ export class DecodeError extends WslaneError {
   }
 }
 
+/** Response headers of a refused upgrade. */
+export type RefusalHeaders = Readonly<
+  Record<string, string | number | readonly string[] | undefined>
+>;
+
+/**
+ * Thrown by upgrade-time code (a route binding's `context`) to answer with an HTTP error
+ * instead of a 101. Create it with {@link upgradeRefusal}.
+ */
+export class UpgradeRefusedError extends WslaneError {
+  override name = 'UpgradeRefusedError';
+  readonly status: number;
+  readonly headers: RefusalHeaders;
+  readonly body: string | undefined;
+
+  constructor(status: number, headers: RefusalHeaders = {}, body?: string) {
+    super('WSLANE_UPGRADE_REFUSED', `upgrade refused with ${status}`);
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
+}
+
+/**
+ * An HTTP refusal to throw from upgrade-time code.
+ *
+ * @example
+ * ```ts
+ * hub.attach(server, { '/ws': { route, context: (req) => {
+ *   if (!req.headers.authorization) throw upgradeRefusal(401, { 'WWW-Authenticate': 'Bearer' });
+ *   return { user: 'alice' };
+ * } } });
+ * ```
+ */
+export function upgradeRefusal(
+  status: number,
+  headers?: RefusalHeaders,
+  body?: string,
+): UpgradeRefusedError {
+  return new UpgradeRefusedError(status, headers, body);
+}
+
 const ERROR_NAMES: ReadonlySet<string> = new Set([
   'WslaneError',
   'ChannelClosedError',
   'BackpressureError',
   'DecodeError',
   'ConfigError',
+  'UpgradeRefusedError',
 ]);
 
 /** True for any wslane error, even one thrown by another copy of `@wslane/core`. */

@@ -49,8 +49,17 @@ export interface HubStats extends ManagerStats {
   timers: number;
 }
 
-/** Path → route, for {@link Hub.attach}. */
-export type RouteTable = Readonly<Record<string, AnyRoute>>;
+/** A route with the function that builds its channels' context from the upgrade request. */
+export interface RouteBinding<TContext = unknown> {
+  // biome-ignore lint/suspicious/noExplicitAny: any message types; the context type is checked.
+  readonly route: Route<any, any, TContext>;
+  /** Runs before the handshake; throw {@link upgradeRefusal} to answer with an HTTP error. */
+  readonly context?: (req: IncomingMessage) => TContext | Promise<TContext>;
+}
+
+/** Path → route (or route binding), for {@link Hub.attach}. */
+// biome-ignore lint/suspicious/noExplicitAny: each binding has its own context type.
+export type RouteTable = Readonly<Record<string, AnyRoute | RouteBinding<any>>>;
 
 interface UpgradeDetails {
   readonly protocols: readonly string[];
@@ -137,25 +146,16 @@ export class Hub {
   }
 
   /**
-   * Serves `routes` on a plain `node:http` server. Only upgrades whose path matches a route are
-   * claimed; others are left to other 'upgrade' listeners (404 if none claims them in time).
-   * Returns a function that detaches the hub from the server.
-   *
-   * @throws {ConfigError} `WSLANE_CONFIG_INVALID` when a route's overrides are invalid.
+   * Listens for upgrades on `server` and hands each one to `handler` as a {@link PendingUpgrade}
+   * (handshake deadline running). What adapters build on; `hub.close()` removes the listener once
+   * closed. Returns a function that removes it earlier.
    */
-  attach(server: Server, routes: RouteTable): () => void {
-    const table = new Map<string, AnyRoute>();
-    for (const [path, route] of Object.entries(routes)) {
-      this.routeConfig(route);
-      table.set(path, route);
-    }
+  onUpgrade(
+    server: Server,
+    handler: (pending: PendingUpgrade, server: Server) => void,
+  ): () => void {
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-      const route = table.get(pathnameOf(req));
-      if (route === undefined) {
-        this.unclaimedUpgrade(server, socket);
-        return;
-      }
-      void this.handleUpgrade(req, socket, head, route);
+      handler(this.beginUpgrade(req, socket, head), server);
     };
     server.on('upgrade', onUpgrade);
     // A client that never finishes its request headers is Node's to drop: make it drop it in time.
@@ -169,6 +169,33 @@ export class Hub {
     };
     this.#detachers.add(detach);
     return detach;
+  }
+
+  /**
+   * Serves `routes` on a plain `node:http` server. Only upgrades whose path matches a route are
+   * claimed; others are left to other 'upgrade' listeners (404 if none claims them in time).
+   * A binding's `context(req)` runs before the handshake (auth): what it returns becomes the
+   * channel's context, and an {@link upgradeRefusal} it throws becomes the HTTP response.
+   * Returns a function that detaches the hub from the server.
+   *
+   * @throws {ConfigError} `WSLANE_CONFIG_INVALID` when a route's overrides are invalid.
+   */
+  attach(server: Server, routes: RouteTable): () => void {
+    const table = new Map<string, RouteBinding>();
+    for (const [path, entry] of Object.entries(routes)) {
+      const binding = 'route' in entry ? entry : { route: entry };
+      this.routeConfig(binding.route);
+      table.set(path, binding);
+    }
+    return this.onUpgrade(server, (pending) => {
+      const binding = table.get(pathnameOf(pending.req));
+      if (binding === undefined) {
+        pending.release();
+        this.unclaimedUpgrade(server, pending.socket);
+        return;
+      }
+      void acceptBinding(pending, binding);
+    });
   }
 
   /**
@@ -229,7 +256,7 @@ export class Hub {
     context: unknown,
     headers: UpgradeHeaders,
   ): Promise<Channel | undefined> {
-    if (!pending.isOpen) return undefined;
+    if (!pending.isOpen || !pending.detachResponse()) return undefined;
     const config = this.routeConfig(route);
     const refusal = this.#check(pending, route, config, context);
     if (refusal !== undefined) {
@@ -369,3 +396,14 @@ export function createHub(options: HubOptions = {}): Hub {
 }
 
 function ignoreSocketError(): void {}
+
+async function acceptBinding(pending: PendingUpgrade, binding: RouteBinding): Promise<void> {
+  let context: unknown = {};
+  try {
+    if (binding.context !== undefined) context = await binding.context(pending.req);
+  } catch (error) {
+    pending.refuseFor(error);
+    return;
+  }
+  await pending.accept(binding.route, context);
+}

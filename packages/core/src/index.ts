@@ -26,7 +26,13 @@ export type {
   SizeInput,
 } from './config.js';
 export { hubConfigSchema, loadConfig, parseConfig, resolveChannelConfig } from './config.js';
-export type { ConfigIssue, ErrorOutcome, WslaneErrorCode, WslaneErrorOptions } from './errors.js';
+export type {
+  ConfigIssue,
+  ErrorOutcome,
+  RefusalHeaders,
+  WslaneErrorCode,
+  WslaneErrorOptions,
+} from './errors.js';
 export {
   BackpressureError,
   ChannelClosedError,
@@ -34,9 +40,11 @@ export {
   DecodeError,
   ERROR_OUTCOMES,
   isWslaneError,
+  UpgradeRefusedError,
+  upgradeRefusal,
   WslaneError,
 } from './errors.js';
-export type { HubCloseOptions, HubStats, RouteTable } from './hub.js';
+export type { HubCloseOptions, HubStats, RouteBinding, RouteTable } from './hub.js';
 export { createHub, Hub } from './hub.js';
 export type { StreamChunk } from './internal/stream-source.js';
 export type { Logger } from './logger.js';

@@ -1,7 +1,8 @@
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Channel } from './channel.js';
-import { ERROR_OUTCOMES, type WslaneErrorCode } from './errors.js';
+import { ERROR_OUTCOMES, UpgradeRefusedError, type WslaneErrorCode } from './errors.js';
 import { type RefusalHeaders, writeRefusal } from './internal/http-refusal.js';
 import type { TimedSubject } from './internal/shared-clock.js';
 import type { Route } from './route.js';
@@ -45,6 +46,7 @@ export class PendingUpgrade implements TimedSubject {
   /** Called once when the upgrade ends without a channel. */
   onAbandon: (() => void) | undefined;
   readonly #host: UpgradeHost;
+  #response: ServerResponse | undefined;
 
   constructor(host: UpgradeHost, req: IncomingMessage, socket: Duplex, head: Buffer) {
     this.#host = host;
@@ -79,6 +81,52 @@ export class PendingUpgrade implements TimedSubject {
   ): void {
     if (this.state === 'done') return;
     writeRefusal(this.socket, status, code, headers, body);
+    this.finish();
+  }
+
+  /**
+   * Refuses because `error` was thrown before the handshake (by auth code or middleware): an
+   * {@link UpgradeRefusedError} gives its own status, headers and body; anything else is a 500.
+   */
+  refuseFor(error: unknown): void {
+    if (error instanceof UpgradeRefusedError) {
+      this.refuse(error.status, error.code, error.headers, error.body);
+    } else {
+      this.refuseWith('WSLANE_HANDLER_FAILED');
+    }
+  }
+
+  /**
+   * A Node `ServerResponse` writing to this upgrade's socket, for frameworks whose middleware
+   * answers through one: a 401 written there is a real HTTP response, with its headers.
+   * Accepting the upgrade later detaches it; ending it ends the upgrade.
+   */
+  createResponse(): ServerResponse {
+    if (this.#response !== undefined) return this.#response;
+    const response = new ServerResponse(this.req);
+    response.assignSocket(this.socket as Socket);
+    response.shouldKeepAlive = false;
+    response.once('finish', () => {
+      this.socket.end(() => this.socket.destroy());
+      this.finish();
+    });
+    this.#response = response;
+    return response;
+  }
+
+  /** @internal Gives the socket back from the response; false when the response was sent. */
+  detachResponse(): boolean {
+    const response = this.#response;
+    if (response === undefined) return true;
+    if (response.headersSent) return false;
+    response.detachSocket(this.socket as Socket);
+    this.#response = undefined;
+    return true;
+  }
+
+  /** Lets go of the socket without answering it: another 'upgrade' listener may claim it. */
+  release(): void {
+    this.detachResponse();
     this.finish();
   }
 

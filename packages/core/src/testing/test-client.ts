@@ -5,7 +5,7 @@ import { withTimeout } from './with-timeout.js';
 /** One received message: text as a string, binary as a Buffer. */
 export type Received = string | Buffer;
 
-/** A `ws` client with a message queue: `await client.next()` instead of sleeping. */
+/** A `ws` client for tests, with a message queue: `await client.next()` instead of sleeping. */
 export class TestClient {
   readonly ws: WebSocket;
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -76,11 +76,11 @@ export class TestClient {
   }
 }
 
+/** Options of a test client: `ws` client options plus the subprotocols to offer. */
+export type TestClientOptions = WebSocket.ClientOptions & { protocols?: string[] };
+
 /** Opens a client and waits for the handshake. */
-export async function connect(
-  url: string,
-  options: WebSocket.ClientOptions & { protocols?: string[] } = {},
-): Promise<TestClient> {
+export async function connect(url: string, options: TestClientOptions = {}): Promise<TestClient> {
   const ws = new WebSocket(url, options.protocols ?? [], options);
   const client = new TestClient(ws);
   await withTimeout(
@@ -102,7 +102,7 @@ export async function connect(
 /** Tries an upgrade that should be refused; resolves the HTTP status and headers. */
 export async function expectRefusal(
   url: string,
-  options: WebSocket.ClientOptions & { protocols?: string[] } = {},
+  options: TestClientOptions = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   const ws = new WebSocket(url, options.protocols ?? [], options);
   ws.on('error', () => {});

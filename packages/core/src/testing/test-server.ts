@@ -1,0 +1,42 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect, expectRefusal, type TestClient, type TestClientOptions } from './test-client.js';
+
+/** A server listening on 127.0.0.1 and a free port, with clients that need no port. */
+export interface TestServer {
+  readonly server: Server;
+  /** `ws://127.0.0.1:<port><path>` */
+  url(path: string): string;
+  /** Opens a client on `path` and waits for the handshake. */
+  connect(path: string, options?: TestClientOptions): Promise<TestClient>;
+  /** Tries an upgrade that should be refused: its HTTP status and headers. */
+  expectRefusal(path: string, options?: TestClientOptions): ReturnType<typeof expectRefusal>;
+  /** Closes the server and every connection it still has. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on 127.0.0.1, port 0, so tests never pick ports by hand. The adapters' test helpers
+ * build on it.
+ */
+export async function listenForTest(server: Server): Promise<TestServer> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = (path: string): string => `ws://127.0.0.1:${port}${path}`;
+  return {
+    server,
+    url,
+    connect: (path, options) => connect(url(path), options),
+    expectRefusal: (path, options) => expectRefusal(url(path), options),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
