@@ -53,8 +53,14 @@ export interface HubStats extends ManagerStats {
 export interface RouteBinding<TContext = unknown> {
   // biome-ignore lint/suspicious/noExplicitAny: any message types; the context type is checked.
   readonly route: Route<any, any, TContext>;
-  /** Runs before the handshake; throw {@link upgradeRefusal} to answer with an HTTP error. */
-  readonly context?: (req: IncomingMessage) => TContext | Promise<TContext>;
+  /**
+   * Runs before the handshake; throw {@link upgradeRefusal} to answer with an HTTP error.
+   * Headers it adds to `headers` (e.g. `Set-Cookie`) go out with the 101.
+   */
+  readonly context?: (
+    req: IncomingMessage,
+    headers: Record<string, string | string[]>,
+  ) => TContext | Promise<TContext>;
 }
 
 /** Path → route (or route binding), for {@link Hub.attach}. */
@@ -399,11 +405,12 @@ function ignoreSocketError(): void {}
 
 async function acceptBinding(pending: PendingUpgrade, binding: RouteBinding): Promise<void> {
   let context: unknown = {};
+  const headers: Record<string, string | string[]> = {};
   try {
-    if (binding.context !== undefined) context = await binding.context(pending.req);
+    if (binding.context !== undefined) context = await binding.context(pending.req, headers);
   } catch (error) {
     pending.refuseFor(error);
     return;
   }
-  await pending.accept(binding.route, context);
+  await pending.accept(binding.route, context, headers);
 }

@@ -9,11 +9,16 @@ export type Received = string | Buffer;
 export class TestClient {
   readonly ws: WebSocket;
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** Headers of the 101 response, once the handshake is done. */
+  upgradeHeaders: Readonly<Record<string, string | string[] | undefined>> = {};
   readonly #queue: Received[] = [];
   #waiter: (() => void) | undefined;
 
   constructor(ws: WebSocket) {
     this.ws = ws;
+    ws.once('upgrade', (response) => {
+      this.upgradeHeaders = response.headers;
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.#queue.push(isBinary ? data : data.toString('utf8'));
       const waiter = this.#waiter;
