@@ -14,6 +14,7 @@ import {
 } from './config.js';
 import type { WslaneErrorCode } from './errors.js';
 import { toCloseFrame } from './internal/close-frame.js';
+import { isHandshakeOwnedHeader } from './internal/handshake-headers.js';
 import { writeRefusal } from './internal/http-refusal.js';
 import { SharedClock } from './internal/shared-clock.js';
 import { toMilliseconds } from './internal/units.js';
@@ -161,7 +162,13 @@ export class Hub {
     handler: (pending: PendingUpgrade, server: Server) => void,
   ): () => void {
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-      handler(this.beginUpgrade(req, socket, head), server);
+      const pending = this.beginUpgrade(req, socket, head);
+      // The handler starts once every other 'upgrade' listener of this emit had its turn: a
+      // socket one of them took (a dev server's hot reload, socket.io) is not ours to answer.
+      queueMicrotask(() => {
+        if (pending.isAnswerable) handler(pending, server);
+        else pending.release();
+      });
     };
     server.on('upgrade', onUpgrade);
     // A client that never finishes its request headers is Node's to drop: make it drop it in time.
@@ -262,7 +269,7 @@ export class Hub {
     context: unknown,
     headers: UpgradeHeaders,
   ): Promise<Channel | undefined> {
-    if (!pending.isOpen || !pending.detachResponse()) return undefined;
+    if (!pending.isOpen || !pending.isAnswerable || !pending.detachResponse()) return undefined;
     const config = this.routeConfig(route);
     const refusal = this.#check(pending, route, config, context);
     if (refusal !== undefined) {
@@ -380,7 +387,7 @@ export class Hub {
     this.#upgrades.delete(req);
     if (details === undefined) return;
     for (const [name, value] of Object.entries(details.headers)) {
-      if (value === undefined) continue;
+      if (value === undefined || isHandshakeOwnedHeader(name)) continue;
       for (const item of Array.isArray(value) ? value : [value])
         headers.push(`${name}: ${String(item)}`);
     }

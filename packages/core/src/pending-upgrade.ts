@@ -62,6 +62,16 @@ export class PendingUpgrade implements TimedSubject {
     return this.state === 'waiting';
   }
 
+  /**
+   * True while the framework's middleware may still answer this upgrade: it is waiting and
+   * nothing was written to its socket. False once another 'upgrade' listener on the server wrote
+   * to the socket (its own 101), a refusal or deadline answered it, or it closed.
+   */
+  get isAnswerable(): boolean {
+    const written = (this.socket as { bytesWritten?: number }).bytesWritten ?? 0;
+    return this.state === 'waiting' && !this.socket.destroyed && written === 0;
+  }
+
   /** Completes the handshake for `route`; resolves `undefined` when it was refused or failed. */
   accept(
     // biome-ignore lint/suspicious/noExplicitAny: any route may accept an upgrade.

@@ -1,1 +1,3 @@
-export {};
+export type { ExpressLane } from './lane.js';
+export { wslane } from './lane.js';
+export type { UpgradeContext, UpgradeOptions } from './upgrade-options.js';

@@ -1,1 +1,18 @@
-export {};
+export type {
+  HonoChannel,
+  HonoWebSocket,
+  HonoWebSocketEvents,
+  UpgradeEventsOptions,
+  WebSocketCloseEventInit,
+} from './events-route.js';
+export { WebSocketCloseEvent, WebSocketErrorEvent } from './events-route.js';
+export type {
+  FetchApp,
+  UpgradeBindings,
+  UpgradeRouteOptions,
+  WebSocketMiddleware,
+  WslaneHono,
+  WslaneHonoOptions,
+  WslaneUpgradeWebSocket,
+} from './wslane.js';
+export { wslane } from './wslane.js';

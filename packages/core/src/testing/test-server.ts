@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { connect, expectRefusal, type TestClient, type TestClientOptions } from './test-client.js';
 
 /** A server listening on 127.0.0.1 and a free port, with clients that need no port. */
@@ -20,6 +20,11 @@ export interface TestServer {
  * build on it.
  */
 export async function listenForTest(server: Server): Promise<TestServer> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
@@ -36,6 +41,8 @@ export async function listenForTest(server: Server): Promise<TestServer> {
     expectRefusal: (path, options) => expectRefusal(url(path), options),
     close: async () => {
       server.closeAllConnections();
+      // Upgraded sockets are no HTTP connections to Node any more: closeAllConnections skips them.
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
