@@ -47,6 +47,7 @@ export {
 export type { HubCloseOptions, HubStats, RouteBinding, RouteTable } from './hub.js';
 export { createHub, Hub } from './hub.js';
 export type { StreamChunk } from './internal/stream-source.js';
+export { listenOn } from './listen-on.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { UpgradeHeaders } from './pending-upgrade.js';

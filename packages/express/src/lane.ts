@@ -9,6 +9,7 @@ import {
   createHub,
   type Hub,
   type HubOptions,
+  listenOn,
   type PendingUpgrade,
   type Route,
 } from '@wslane/core';
@@ -89,17 +90,10 @@ export class ExpressLane {
   }
 
   /** Creates an HTTP server for the app, attaches to it and listens. */
-  async listen(port: number, host?: string): Promise<Server> {
+  listen(port?: number, host?: string): Promise<Server> {
     const server = createServer(this.#app);
     this.attach(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port, host }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return server;
+    return listenOn(server, port, host);
   }
 
   /**
@@ -109,14 +103,7 @@ export class ExpressLane {
   async testServer(serverOptions: ServerOptions = {}): Promise<TestServer> {
     // Loaded on demand: an app that never calls this never loads the test client.
     const { listenForTest } = await import('@wslane/core/testing');
-    const server = createServer(serverOptions, this.#app);
-    const detach = this.attach(server);
-    const running = await listenForTest(server);
-    const close = (): Promise<void> => {
-      detach();
-      return running.close();
-    };
-    return { ...running, close };
+    return listenForTest(createServer(serverOptions, this.#app), (server) => this.attach(server));
   }
 
   #run(server: Server, pending: PendingUpgrade): void {

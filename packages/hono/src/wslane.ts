@@ -165,14 +165,8 @@ export function wslane(options: WslaneHonoOptions): WslaneHono {
     // createAdaptorServer without createServer is node:http, so env is always HttpBindings.
     const fetch = (request: Request, env: unknown) => app.fetch(request, env as HttpBindings);
     const server = createAdaptorServer({ fetch, serverOptions }) as Server;
-    const detach = injectWebSocket(server);
-    const running = await listenForTest(server);
     // Closes this server and its sockets, not the hub: an app's one wslane() serves many tests.
-    const close = (): Promise<void> => {
-      detach();
-      return running.close();
-    };
-    return { ...running, close };
+    return listenForTest(server, injectWebSocket);
   }
 
   return { upgradeWebSocket, injectWebSocket, hub, testServer };

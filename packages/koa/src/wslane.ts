@@ -1,5 +1,5 @@
 import { createServer, type Server, type ServerOptions } from 'node:http';
-import { createHub, type Hub, type HubOptions, type Route } from '@wslane/core';
+import { createHub, type Hub, type HubOptions, listenOn, type Route } from '@wslane/core';
 import type { TestServer } from '@wslane/core/testing';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
@@ -88,29 +88,15 @@ export function wslane(app: Koa, options: HubOptions = {}): KoaLane {
       return next();
     },
     attach,
-    listen: async (port, host) => {
+    listen: (port, host) => {
       const server = createServer(app.callback());
       attach(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return server;
+      return listenOn(server, port, host);
     },
     testServer: async (serverOptions = {}) => {
       // Loaded on demand: an app that never calls this never loads the test client.
       const { listenForTest } = await import('@wslane/core/testing');
-      const server = createServer(serverOptions, app.callback());
-      const detach = attach(server);
-      const running = await listenForTest(server);
-      const close = (): Promise<void> => {
-        detach();
-        return running.close();
-      };
-      return { ...running, close };
+      return listenForTest(createServer(serverOptions, app.callback()), attach);
     },
   };
   return lane;
