@@ -62,8 +62,3 @@ export async function serverChannel(
 export function channelsOf(app: ConformanceServer, routeName: string): Channel[] {
   return [...app.hub.channels].filter((channel) => channel.routeName === routeName);
 }
-
-/** `ws://…/path` of an app as the `http://` URL `fetch` takes. */
-export function httpUrl(app: ConformanceServer, path: string): string {
-  return app.url(path).replace(/^ws:/, 'http:');
-}

@@ -1,26 +1,12 @@
-import { createServer, type ServerOptions } from 'node:http';
-import {
-  createRoute,
-  type HubOptions,
-  isWslaneError,
-  type RawMessage,
-  upgradeRefusal,
-} from '@wslane/core';
-import { connect, listenForTest, type TestServer, withTimeout } from '@wslane/core/testing';
+import { createServer } from 'node:http';
+import { createRoute, type HubOptions, type RawMessage, upgradeRefusal } from '@wslane/core';
+import { listenForTest, type TestServer } from '@wslane/core/testing';
 import { type ExpressLane, type UpgradeContext, wslane } from '@wslane/express';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { describe, expect, it } from 'vitest';
+import { httpUrl, startOtherWsServer, useLaneServers, wslaneErrorCodeOf } from './helpers.js';
 
-const running: { lane: ExpressLane; server: TestServer }[] = [];
-
-afterEach(async () => {
-  for (const { lane, server } of running.splice(0)) {
-    await lane.hub.close({ timeout: 500 });
-    await server.close();
-    expect(lane.hub.stats()).toMatchObject({ active: 0, pending: 0, timers: 0 });
-  }
-});
+const closeAfterTest = useLaneServers();
 
 const echo = createRoute({ name: 'echo', onMessage: (message, channel) => channel.send(message) });
 const describeContext = createRoute<RawMessage, RawMessage, UpgradeContext>({
@@ -31,21 +17,15 @@ const describeContext = createRoute<RawMessage, RawMessage, UpgradeContext>({
 /** An app built by `build`, on a server listening on a free port. */
 async function start(
   build: (app: express.Express, lane: ExpressLane) => void,
-  options: HubOptions = {},
-  serverOptions: ServerOptions = {},
 ): Promise<{ app: express.Express; lane: ExpressLane; server: TestServer }> {
   const app = express();
-  const lane = wslane(app, options);
+  const lane = wslane(app);
   build(app, lane);
-  const http = createServer(serverOptions, app);
+  const http = createServer(app);
   lane.attach(http);
   const server = await listenForTest(http);
-  running.push({ lane, server });
+  closeAfterTest(lane.hub, server);
   return { app, lane, server };
-}
-
-function httpUrl(server: TestServer, path: string): string {
-  return server.url(path).replace(/^ws:/, 'http:');
 }
 
 describe('@wslane/express', () => {
@@ -172,7 +152,7 @@ describe('@wslane/express', () => {
     const lane = wslane(app);
     app.get('/ws/echo', lane.upgrade(echo));
     const first = await lane.testServer();
-    running.push({ lane, server: first });
+    closeAfterTest(lane.hub, first);
     const client = await first.connect('/ws/echo');
     client.ws.send('hi');
     expect(await client.next()).toBe('hi');
@@ -182,7 +162,7 @@ describe('@wslane/express', () => {
     expect(first.server.listening).toBe(false);
     await expect.poll(() => lane.hub.stats().active).toBe(0);
     const second = await lane.testServer({ requestTimeout: 1000 });
-    running.push({ lane, server: second });
+    closeAfterTest(lane.hub, second);
     expect(second.server.requestTimeout).toBe(1000);
     const again = await second.connect('/ws/echo');
     again.ws.send('again');
@@ -197,13 +177,7 @@ describe('@wslane/express', () => {
     );
     const lane = wslane(express());
     const broken = createRoute({ options: { timeouts: { idle: 'soon' } } as never });
-    let thrown: unknown;
-    try {
-      lane.upgrade(broken);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(isWslaneError(thrown) && thrown.code).toBe('WSLANE_CONFIG_INVALID');
+    expect(wslaneErrorCodeOf(() => lane.upgrade(broken))).toBe('WSLANE_CONFIG_INVALID');
   });
 
   it('leaves upgrades another ws server takes to it, even past an Express catch-all', async () => {
@@ -214,46 +188,15 @@ describe('@wslane/express', () => {
         res.status(404).send('no such page');
       });
     });
-    const other = new WebSocketServer({ noServer: true });
-    other.on('connection', (ws) => ws.on('message', (m) => ws.send(`other:${String(m)}`)));
-    server.server.on('upgrade', (req, socket, head) => {
-      if (req.url !== '/other') return;
-      other.handleUpgrade(req, socket, head, (ws) => other.emit('connection', ws, req));
-    });
-    const foreign = await connect(server.url('/other'));
+    const other = await startOtherWsServer(server);
     try {
       const client = await server.connect('/ws/echo');
-      foreign.ws.send('a');
-      client.ws.send('b');
-      expect(await foreign.next()).toBe('other:a');
-      expect(await client.next()).toBe('b');
+      await other.expectSideBySide(client);
       expect((await server.expectRefusal('/nowhere')).status).toBe(404);
       expect(lane.hub.stats().active).toBe(1);
       await client.close();
     } finally {
-      await foreign.close();
-      await withTimeout(new Promise((resolve) => other.close(resolve)), 2000, 'other ws server');
+      await other.close();
     }
-  });
-
-  it("keeps an upgraded socket open past Node's request and headers timeouts", async () => {
-    const { server } = await start(
-      (app, lane) => {
-        app.get('/ws/echo', lane.upgrade(echo));
-      },
-      { limits: { rateLimit: false } },
-      { headersTimeout: 100, requestTimeout: 200, connectionsCheckingInterval: 20 },
-    );
-    expect(server.server).toMatchObject({ headersTimeout: 100, requestTimeout: 200 });
-    const client = await server.connect('/ws/echo');
-    const startedAt = Date.now();
-    let trips = 0;
-    while (Date.now() - startedAt < 600) {
-      client.ws.send(`trip${trips}`);
-      expect(await client.next()).toBe(`trip${trips}`);
-      trips++;
-    }
-    expect(client.ws.readyState).toBe(client.ws.OPEN);
-    await client.close();
   });
 });

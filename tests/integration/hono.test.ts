@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { type IncomingHttpHeaders, request, type Server, type ServerOptions } from 'node:http';
+import { type IncomingHttpHeaders, request, type Server } from 'node:http';
 import {
   createAdaptorServer,
   upgradeWebSocket as nodeServerUpgradeWebSocket,
 } from '@hono/node-server';
-import { createRoute, type HubOptions, isWslaneError } from '@wslane/core';
+import { createRoute, type HubOptions } from '@wslane/core';
 import { listenForTest, type TestServer, withTimeout } from '@wslane/core/testing';
 import {
   type FetchApp,
@@ -20,6 +20,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { WSEvents } from 'hono/ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
+import { deferred } from '../helpers/channel-probe.js';
+import { httpUrl, wslaneErrorCodeOf } from './helpers.js';
 
 type AppEnv = { Variables: { user?: string } };
 type App = Hono<AppEnv>;
@@ -32,12 +34,11 @@ afterEach(async () => {
 async function start(
   build: (app: App, lane: WslaneHono) => void,
   options: HubOptions = {},
-  serverOptions?: ServerOptions,
 ): Promise<{ lane: WslaneHono; server: TestServer }> {
   const app: App = new Hono<AppEnv>();
   const lane = wslane({ app, ...options });
   build(app, lane);
-  const server = await lane.testServer(serverOptions);
+  const server = await lane.testServer();
   cleanups.push(async () => {
     await lane.hub.close({ timeout: 500 });
     await server.close();
@@ -45,20 +46,13 @@ async function start(
   return { lane, server };
 }
 
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 /** An upgrade request the server should refuse: its status, headers and body. */
 async function refusalOf(
-  url: string,
+  server: TestServer,
+  path: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
-  const req = request(url.replace(/^ws:/, 'http:'), {
+  const req = request(httpUrl(server, path), {
     headers: {
       Connection: 'Upgrade',
       Upgrade: 'websocket',
@@ -68,7 +62,7 @@ async function refusalOf(
     },
   });
   req.end();
-  const [res] = await withTimeout(once(req, 'response'), 2000, `refusal of ${url}`);
+  const [res] = await withTimeout(once(req, 'response'), 2000, `refusal of ${path}`);
   let body = '';
   for await (const chunk of res) body += String(chunk);
   return { status: res.statusCode, headers: res.headers, body };
@@ -254,7 +248,7 @@ describe('@wslane/hono: upgrades through the Hono app', () => {
         upgradeWebSocket(echo),
       );
     });
-    const refusal = await refusalOf(server.url('/ws/guarded'));
+    const refusal = await refusalOf(server, '/ws/guarded');
     expect(refusal).toMatchObject({ status: 401, body: 'no' });
     expect(refusal.headers['www-authenticate']).toBe('Bearer');
     expect(refusal.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
@@ -275,7 +269,7 @@ describe('@wslane/hono: upgrades through the Hono app', () => {
         }),
       );
     });
-    const refusal = await refusalOf(server.url('/ws/paid'));
+    const refusal = await refusalOf(server, '/ws/paid');
     expect(refusal).toMatchObject({ status: 402, body: 'pay first' });
     expect(refusal.headers['x-reason']).toBe('quota');
   });
@@ -291,7 +285,7 @@ describe('@wslane/hono: upgrades through the Hono app', () => {
         upgradeWebSocket(createRoute({})),
       );
     });
-    expect(await refusalOf(server.url('/ws/broken'))).toMatchObject({ status: 503, body: 'sorry' });
+    expect(await refusalOf(server, '/ws/broken')).toMatchObject({ status: 503, body: 'sorry' });
   });
 
   it('sends headers set before and after it by middleware with the 101, and c.env.incoming', async () => {
@@ -341,9 +335,8 @@ describe('@wslane/hono: upgrades through the Hono app', () => {
       app.get('/ws/echo', events);
       app.get('/ws/hint', events, (c) => c.text('use a WebSocket', 426));
     });
-    const http = server.url('/').replace(/^ws:/, 'http:');
-    expect((await fetch(`${http}ws/echo`)).status).toBe(404);
-    const hint = await fetch(`${http}ws/hint`);
+    expect((await fetch(httpUrl(server, '/ws/echo'))).status).toBe(404);
+    const hint = await fetch(httpUrl(server, '/ws/hint'));
     expect({ status: hint.status, text: await hint.text() }).toEqual({
       status: 426,
       text: 'use a WebSocket',
@@ -372,58 +365,10 @@ describe('@wslane/hono: upgrades through the Hono app', () => {
     const client = await server.connect('/ws/rooms/lobby');
     expect(await client.next()).toBe('lobby');
     await client.close();
-    expect(await refusalOf(server.url('/page'))).toMatchObject({
+    expect(await refusalOf(server, '/page')).toMatchObject({
       status: 200,
       body: '<p>a page</p>',
     });
-  });
-
-  it('shares its server with another ws server on its own path, both ways', async () => {
-    const { server } = await start((app, { upgradeWebSocket }) => {
-      app.get(
-        '/ws/echo',
-        upgradeWebSocket(() => ({ onMessage: (e, ws) => ws.send(`ours:${e.data}`) })),
-      );
-    });
-    const other = new WebSocketServer({ noServer: true });
-    cleanups.push(async () => other.close());
-    other.on('connection', (ws) => ws.on('message', (data) => ws.send(`other:${data}`)));
-    server.server.on('upgrade', (req, socket, head) => {
-      if (req.url === '/other')
-        other.handleUpgrade(req, socket, head, (ws) => other.emit('connection', ws, req));
-    });
-    const theirs = await server.connect('/other');
-    const ours = await server.connect('/ws/echo');
-    theirs.ws.send('a');
-    ours.ws.send('b');
-    expect([await theirs.next(), await ours.next()]).toEqual(['other:a', 'ours:b']);
-    await Promise.all([theirs.close(), ours.close()]);
-  });
-
-  it("keeps an upgraded socket open past Node's request and headers timeouts", async () => {
-    const { server } = await start(
-      (app, { upgradeWebSocket }) => {
-        app.get(
-          '/ws/echo',
-          upgradeWebSocket(() => ({ onMessage: (e, ws) => ws.send(e.data as string) })),
-        );
-      },
-      // Round trips as fast as the loopback allows: the inbound rate limit is not under test.
-      { limits: { rateLimit: false } },
-      { headersTimeout: 100, requestTimeout: 200, connectionsCheckingInterval: 20 },
-    );
-    const client = await server.connect('/ws/echo');
-    const started = Date.now();
-    let roundTrips = 0;
-    // Round trips, not sleeps, carry the socket well past requestTimeout.
-    while (Date.now() - started < 600) {
-      client.ws.send(String(roundTrips));
-      expect(await client.next()).toBe(String(roundTrips));
-      roundTrips++;
-    }
-    expect(roundTrips).toBeGreaterThan(1);
-    expect(client.ws.readyState).toBe(client.ws.OPEN);
-    await client.close();
   });
 });
 
@@ -442,7 +387,7 @@ describe('@wslane/hono: setup', () => {
       const client = await server.connect('/ws/echo');
       client.ws.send(`round ${round}`);
       expect(await client.next()).toBe(`round ${round}`);
-      expect(await (await fetch(server.url('/health').replace(/^ws:/, 'http:'))).text()).toBe('ok');
+      expect(await (await fetch(httpUrl(server, '/health'))).text()).toBe('ok');
       await server.close();
       await client.waitClosed();
       expect(server.server.listening).toBe(false);
@@ -452,24 +397,16 @@ describe('@wslane/hono: setup', () => {
   });
 
   it('throws ConfigError for invalid hub options, a missing app and invalid route options', () => {
-    const codeOf = (fn: () => unknown): unknown => {
-      try {
-        fn();
-      } catch (error) {
-        return isWslaneError(error) ? error.code : error;
-      }
-      return 'no error';
-    };
     const app = new Hono();
     const soon = { timeouts: { idle: 'soon' } } as unknown as HubOptions;
-    expect(codeOf(() => wslane({ app, ...soon }))).toBe('WSLANE_CONFIG_INVALID');
-    expect(codeOf(() => wslane({} as { app: FetchApp }))).toBe('WSLANE_CONFIG_INVALID');
+    expect(wslaneErrorCodeOf(() => wslane({ app, ...soon }))).toBe('WSLANE_CONFIG_INVALID');
+    expect(wslaneErrorCodeOf(() => wslane({} as { app: FetchApp }))).toBe('WSLANE_CONFIG_INVALID');
     const { upgradeWebSocket } = wslane({ app });
     const broken = { timeouts: { idle: 'soon' } } as never;
-    expect(codeOf(() => upgradeWebSocket(createRoute({ options: broken })))).toBe(
+    expect(wslaneErrorCodeOf(() => upgradeWebSocket(createRoute({ options: broken })))).toBe(
       'WSLANE_CONFIG_INVALID',
     );
-    expect(codeOf(() => upgradeWebSocket(() => ({}), { options: broken }))).toBe(
+    expect(wslaneErrorCodeOf(() => upgradeWebSocket(() => ({}), { options: broken }))).toBe(
       'WSLANE_CONFIG_INVALID',
     );
   });

@@ -1,18 +1,18 @@
-import { createServer, type Server, type ServerOptions } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { connect as connectSocket, type Socket } from 'node:net';
 import Router from '@koa/router';
-import {
-  type Channel,
-  createRoute,
-  type HubOptions,
-  isWslaneError,
-  type RawMessage,
-} from '@wslane/core';
-import { connect, listenForTest, type TestServer, withTimeout } from '@wslane/core/testing';
+import { type Channel, createRoute, type HubOptions, type RawMessage } from '@wslane/core';
+import { listenForTest, type TestServer, withTimeout } from '@wslane/core/testing';
 import { type KoaLane, wslane } from '@wslane/koa';
 import Koa from 'koa';
-import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { describe, expect, it } from 'vitest';
+import {
+  httpUrl,
+  startOtherWsServer,
+  thrownBy,
+  useLaneServers,
+  wslaneErrorCodeOf,
+} from './helpers.js';
 
 const echo = createRoute({ name: 'echo', onMessage: (m, c) => c.send(m) });
 const showContext = createRoute({
@@ -26,15 +26,7 @@ interface KoaApp {
   readonly lane: KoaLane;
 }
 
-const running: { lane: KoaLane; test: TestServer }[] = [];
-afterEach(async () => {
-  for (const { lane, test } of running.splice(0)) {
-    await lane.hub.close({ timeout: 500 });
-    await test.close();
-    expect(lane.hub.stats()).toMatchObject({ active: 0, pending: 0, timers: 0 });
-    expect(test.server.listening).toBe(false);
-  }
-});
+const closeAfterTest = useLaneServers();
 
 function koaApp(options?: HubOptions): KoaApp {
   const app = new Koa();
@@ -42,14 +34,13 @@ function koaApp(options?: HubOptions): KoaApp {
 }
 
 /** Mounts the router last and serves the app on a fresh node:http server. */
-async function serve({ app, router, lane }: KoaApp, serverOptions: ServerOptions = {}) {
+async function serve({ app, router, lane }: KoaApp): Promise<TestServer> {
   app.use(router.routes());
-  const server: Server = createServer(serverOptions, app.callback());
+  const server: Server = createServer(app.callback());
   lane.attach(server);
   const test = await listenForTest(server);
-  running.push({ lane, test });
-  const http = (path: string): string => test.url(path).replace(/^ws:/, 'http:');
-  return { ...test, http };
+  closeAfterTest(lane.hub, test);
+  return test;
 }
 
 describe('@wslane/koa', () => {
@@ -75,7 +66,7 @@ describe('@wslane/koa', () => {
     expect(await client.next()).toBe('ping');
     expect(opened).toHaveLength(1);
     expect(opened[0]?.routeName).toBe('echo');
-    const response = await fetch(app.http('/ws/inline'));
+    const response = await fetch(httpUrl(app, '/ws/inline'));
     expect(await response.text()).toBe('plain http');
     await client.close();
   });
@@ -160,10 +151,10 @@ describe('@wslane/koa', () => {
     });
     koa.router.get('/ws/bare', koa.lane.upgrade(echo));
     const app = await serve(koa);
-    const described = await fetch(app.http('/ws/echo'));
+    const described = await fetch(httpUrl(app, '/ws/echo'));
     expect(described.status).toBe(426);
     expect(await described.text()).toBe('use a WebSocket');
-    expect((await fetch(app.http('/ws/bare'))).status).toBe(404);
+    expect((await fetch(httpUrl(app, '/ws/bare'))).status).toBe(404);
     expect(koa.lane.hub.stats()).toMatchObject({ created: 0, pending: 0 });
   });
 
@@ -196,9 +187,7 @@ describe('@wslane/koa', () => {
     });
     const lane = wslane(new Koa());
     const badRoute = createRoute({ options: { limits: { maxPayload: 'huge' } } });
-    const thrown = thrownBy(() => lane.upgrade(badRoute));
-    expect(isWslaneError(thrown)).toBe(true);
-    expect(thrown).toMatchObject({ code: 'WSLANE_CONFIG_INVALID' });
+    expect(wslaneErrorCodeOf(() => lane.upgrade(badRoute))).toBe('WSLANE_CONFIG_INVALID');
   });
 
   it('shares its server with another ws server on its own path, even behind a catch-all', async () => {
@@ -210,45 +199,15 @@ describe('@wslane/koa', () => {
       ctx.body = 'index.html';
     });
     const app = await serve(koa);
-    const other = new WebSocketServer({ noServer: true });
-    other.on('connection', (ws) => ws.on('message', (m) => ws.send(`other:${String(m)}`)));
-    app.server.on('upgrade', (req, socket, head) => {
-      if (req.url !== '/other') return;
-      other.handleUpgrade(req, socket, head, (ws) => other.emit('connection', ws, req));
-    });
+    const other = await startOtherWsServer(app);
     try {
-      const foreign = await connect(app.url('/other'));
       const lane = await app.connect('/ws/echo');
-      foreign.ws.send('a');
-      lane.ws.send('b');
-      expect(await foreign.next()).toBe('other:a');
-      expect(await lane.next()).toBe('b');
+      await other.expectSideBySide(lane);
       expect(koa.lane.hub.stats().active).toBe(1);
-      await Promise.all([foreign.close(), lane.close()]);
+      await lane.close();
     } finally {
-      await withTimeout(new Promise((resolve) => other.close(resolve)), 2000, 'other ws server');
+      await other.close();
     }
-  });
-
-  it("keeps an upgraded socket open past Node's headersTimeout and requestTimeout", async () => {
-    const koa = koaApp({ limits: { rateLimit: false } });
-    koa.router.get('/ws/echo', koa.lane.upgrade(echo));
-    const app = await serve(koa, {
-      headersTimeout: 100,
-      requestTimeout: 200,
-      connectionsCheckingInterval: 20,
-    });
-    const client = await app.connect('/ws/echo');
-    const startedAt = Date.now();
-    let trips = 0;
-    while (Date.now() - startedAt < 500) {
-      client.ws.send(`trip${trips}`);
-      expect(await client.next()).toBe(`trip${trips}`);
-      trips++;
-    }
-    expect(client.ws.readyState).toBe(client.ws.OPEN);
-    expect(koa.lane.hub.stats().active).toBe(1);
-    await client.close();
   });
 
   it('reports errors thrown after the upgrade to app "error", never socket errors', async () => {
@@ -291,13 +250,4 @@ async function rawUpgrade(url: string): Promise<Socket> {
   );
   expect(first).toMatch(/^HTTP\/1\.1 101 /);
   return socket;
-}
-
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }

@@ -1,7 +1,8 @@
 import { withTimeout } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
-import { channelsOf, httpUrl, serverChannel, useConformanceApps } from '../conformance-apps.js';
+import { channelsOf, serverChannel, useConformanceApps } from '../conformance-apps.js';
 import { harnesses } from '../harnesses.js';
+import { httpUrl, keepBusy } from '../helpers.js';
 
 describe.each(harnesses)('conformance: $name: channel lifecycle', (harness) => {
   const start = useConformanceApps(harness);
@@ -84,14 +85,8 @@ describe.each(harnesses)('conformance: $name: channel lifecycle', (harness) => {
     expect(app.server).toMatchObject({ headersTimeout: 100, requestTimeout: 200 });
     const quiet = await app.connect('/ws/echo');
     const client = await app.connect('/ws/echo');
-    const startedAt = Date.now();
-    let trips = 0;
     // Three request timeouts and thirty connection checks, with the socket busy all along.
-    while (Date.now() - startedAt < 600) {
-      client.ws.send(`trip${trips}`);
-      expect(await client.next()).toBe(`trip${trips}`);
-      trips++;
-    }
+    expect(await keepBusy(client, 600)).toBeGreaterThan(1);
     expect(client.ws.readyState).toBe(client.ws.OPEN);
     // A connection that stayed silent all along is no HTTP request to time out either.
     quiet.ws.send('still open');

@@ -1,9 +1,9 @@
-import { connect, expectRefusal, withTimeout } from '@wslane/core/testing';
+import { expectRefusal } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
 import { channelsOf, serverChannel, useConformanceApps } from '../conformance-apps.js';
 import { AUTH } from '../conformance-routes.js';
 import { harnesses } from '../harnesses.js';
+import { startOtherWsServer } from '../helpers.js';
 
 describe.each(harnesses)('conformance: $name: upgrade', (harness) => {
   const start = useConformanceApps(harness);
@@ -113,27 +113,17 @@ describe.each(harnesses)('conformance: $name: upgrade', (harness) => {
   it('shares its server with another ws server and still answers unclaimed paths with 404', async () => {
     const app = await start({ unclaimedUpgradeGrace: 100 });
     expect(app.hub.config.unclaimedUpgradeGrace).toBe(100);
-    const other = new WebSocketServer({ noServer: true });
-    other.on('connection', (ws) => ws.on('message', (m) => ws.send(`other:${String(m)}`)));
-    app.server.on('upgrade', (req, socket, head) => {
-      if (req.url !== '/other') return;
-      other.handleUpgrade(req, socket, head, (ws) => other.emit('connection', ws, req));
-    });
-    const foreign = await connect(app.url('/other'));
+    const other = await startOtherWsServer(app);
     try {
       const lane = await app.connect('/ws/echo');
-      foreign.ws.send('a');
-      lane.ws.send('b');
-      expect(await foreign.next()).toBe('other:a');
-      expect(await lane.next()).toBe('b');
+      await other.expectSideBySide(lane);
       expect((await expectRefusal(app.url('/ws/nowhere'))).status).toBe(404);
       // The other server's connection is not the hub's.
       expect(channelsOf(app, 'echo')).toHaveLength(1);
       expect(app.hub.stats().active).toBe(1);
       await lane.close();
     } finally {
-      await foreign.close();
-      await withTimeout(new Promise((resolve) => other.close(resolve)), 2000, 'other ws server');
+      await other.close();
     }
   });
 });

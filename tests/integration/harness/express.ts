@@ -4,6 +4,7 @@ import { listenForTest } from '@wslane/core/testing';
 import { type ExpressLane, wslane } from '@wslane/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AUTH, type ConformanceContext, createConformanceRoutes } from '../conformance-routes.js';
+import { conformanceContext, ROUTED_PATHS, toConformanceServer } from './conformance-server.js';
 import type { Harness } from './harness.js';
 
 /** @wslane/express: routes, params and auth are Express's own; the lane only upgrades. */
@@ -19,36 +20,11 @@ export const expressHarness: Harness = {
     app.get('/health', (_req, res) => {
       res.type('text').send('ok');
     });
-    for (const path of [
-      '/ws/echo',
-      '/ws/json',
-      '/ws/lines',
-      '/ws/rooms/:room',
-      '/ws/slow-open',
-      '/ws/fail',
-      '/ws/keyed',
-      '/ws/keyed-refuse',
-      '/ws/idle',
-      '/ws/proto',
-    ] as const) {
-      app.get(path, upgrade(path));
-    }
+    for (const path of ROUTED_PATHS) app.get(path, upgrade(path));
     app.get('/ws/whoami', requireUser, upgrade('/ws/whoami'));
     const server = createServer(serverOptions, app);
     lane.attach(server);
-    const running = await listenForTest(server);
-    const hub = lane.hub;
-    return {
-      hub,
-      server,
-      url: running.url,
-      connect: running.connect,
-      expectRefusal: running.expectRefusal,
-      close: async () => {
-        await hub.close({ timeout: 500 });
-        await running.close();
-      },
-    };
+    return toConformanceServer(lane.hub, await listenForTest(server));
   },
 };
 
@@ -69,8 +45,6 @@ function requireUser(req: Request, res: Response, next: NextFunction): void {
 }
 
 function contextOf(req: Request, res: Response): ConformanceContext {
-  const user = res.locals.user as string | undefined;
   const params = { ...req.params } as Record<string, string>;
-  const base = { params, query: req.query as Record<string, string> };
-  return user === undefined ? base : { ...base, user };
+  return conformanceContext(params, req.query as Record<string, string>, res.locals.user);
 }

@@ -4,6 +4,7 @@ import { listenForTest } from '@wslane/core/testing';
 import { wslane } from '@wslane/hono';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { AUTH, type ConformanceContext, createConformanceRoutes } from '../conformance-routes.js';
+import { conformanceContext, ROUTED_PATHS, toConformanceServer } from './conformance-server.js';
 import type { Harness } from './harness.js';
 
 type AppEnv = { Variables: { user?: string } };
@@ -18,35 +19,11 @@ export const honoHarness: Harness = {
     const upgrade = (path: keyof typeof routes) =>
       upgradeWebSocket(routes[path], { context: contextOf });
     app.get('/health', (c) => c.text('ok'));
-    for (const path of [
-      '/ws/echo',
-      '/ws/json',
-      '/ws/lines',
-      '/ws/rooms/:room',
-      '/ws/slow-open',
-      '/ws/fail',
-      '/ws/keyed',
-      '/ws/keyed-refuse',
-      '/ws/idle',
-      '/ws/proto',
-    ] as const) {
-      app.get(path, upgrade(path));
-    }
+    for (const path of ROUTED_PATHS) app.get(path, upgrade(path));
     app.get('/ws/whoami', requireUser, upgrade('/ws/whoami'));
     const server = createAdaptorServer({ fetch: app.fetch, serverOptions }) as Server;
     injectWebSocket(server);
-    const running = await listenForTest(server);
-    return {
-      hub,
-      server,
-      url: running.url,
-      connect: running.connect,
-      expectRefusal: running.expectRefusal,
-      close: async () => {
-        await hub.close({ timeout: 500 });
-        await running.close();
-      },
-    };
+    return toConformanceServer(hub, await listenForTest(server));
   },
 };
 
@@ -63,7 +40,5 @@ const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 function contextOf(c: Context<AppEnv>): ConformanceContext {
-  const user = c.get('user');
-  const base = { params: c.req.param(), query: c.req.query() };
-  return user === undefined ? base : { ...base, user };
+  return conformanceContext(c.req.param(), c.req.query(), c.get('user'));
 }

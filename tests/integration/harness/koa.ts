@@ -5,6 +5,7 @@ import { listenForTest } from '@wslane/core/testing';
 import { type KoaLane, wslane } from '@wslane/koa';
 import Koa, { type Context, type Next } from 'koa';
 import { AUTH, type ConformanceContext, createConformanceRoutes } from '../conformance-routes.js';
+import { conformanceContext, ROUTED_PATHS, toConformanceServer } from './conformance-server.js';
 import type { Harness } from './harness.js';
 
 /** @wslane/koa: routes, params and auth are Koa's and @koa/router's own; the lane only upgrades. */
@@ -21,37 +22,12 @@ export const koaHarness: Harness = {
     router.get('/health', (ctx) => {
       ctx.body = 'ok';
     });
-    for (const path of [
-      '/ws/echo',
-      '/ws/json',
-      '/ws/lines',
-      '/ws/rooms/:room',
-      '/ws/slow-open',
-      '/ws/fail',
-      '/ws/keyed',
-      '/ws/keyed-refuse',
-      '/ws/idle',
-      '/ws/proto',
-    ] as const) {
-      router.get(path, upgrade(path));
-    }
+    for (const path of ROUTED_PATHS) router.get(path, upgrade(path));
     router.get('/ws/whoami', requireUser, upgrade('/ws/whoami'));
     app.use(router.routes());
     const server = createServer(serverOptions, app.callback());
     lane.attach(server);
-    const running = await listenForTest(server);
-    const hub = lane.hub;
-    return {
-      hub,
-      server,
-      url: running.url,
-      connect: running.connect,
-      expectRefusal: running.expectRefusal,
-      close: async () => {
-        await hub.close({ timeout: 500 });
-        await running.close();
-      },
-    };
+    return toConformanceServer(lane.hub, await listenForTest(server));
   },
 };
 
@@ -70,8 +46,7 @@ async function requireUser(ctx: Context, next: Next): Promise<void> {
 }
 
 function contextOf(ctx: Context): ConformanceContext {
-  const user = ctx.state.user as string | undefined;
   const params = { ...(ctx.params as Record<string, string> | undefined) };
   const query = Object.fromEntries(new URLSearchParams(ctx.querystring));
-  return user === undefined ? { params, query } : { params, query, user };
+  return conformanceContext(params, query, ctx.state.user);
 }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { createHub, type Hub, upgradeRefusal } from '@wslane/core';
 import { listenForTest } from '@wslane/core/testing';
 import { AUTH, type ConformanceContext, createConformanceRoutes } from '../conformance-routes.js';
+import { toConformanceServer } from './conformance-server.js';
 import type { Harness } from './harness.js';
 
 /** The core's own attach on plain node:http: auth and context through route bindings. */
@@ -37,19 +38,7 @@ export const nodeHttpHarness: Harness = {
       '/ws/idle': { route: routes['/ws/idle'], context },
       '/ws/proto': { route: routes['/ws/proto'], context },
     });
-    const running = await listenForTest(server);
-    const started = hub;
-    return {
-      hub: started,
-      server,
-      url: running.url,
-      connect: running.connect,
-      expectRefusal: running.expectRefusal,
-      close: async () => {
-        await started.close({ timeout: 500 });
-        await running.close();
-      },
-    };
+    return toConformanceServer(hub, await listenForTest(server));
   },
 };
 
