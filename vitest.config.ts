@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Sources, not dist: the '@wslane/source' export condition points every workspace import at src/.
 const sourceConditions = ['@wslane/source', 'module', 'node', 'development|production'];
@@ -18,7 +18,16 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'integration', include: ['tests/**/*.test.ts'] },
+        test: {
+          name: 'integration',
+          include: ['tests/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'tests/e2e/**'],
+        },
+      },
+      {
+        extends: true,
+        // Real-browser tests: headless Debian chromium driven by playwright-core.
+        test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] },
       },
     ],
   },

@@ -6,7 +6,7 @@ if (!existsSync('node_modules/.package-lock.json')) {
   const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (install.status !== 0) process.exit(install.status ?? 1);
 }
-const demo = spawnSync('npm', ['start', '--workspace', '@wslane/example-node-http'], {
+const demo = spawnSync('npm', ['start', '--workspace', '@wslane/demo'], {
   stdio: 'inherit',
 });
 process.exit(demo.status ?? 1);
