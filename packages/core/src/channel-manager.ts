@@ -54,11 +54,10 @@ export type AdmissionRefusal =
   | 'WSLANE_IP_LIMIT'
   | 'WSLANE_KEY_CONFLICT';
 
-/** Admission limits for one upgrade. */
+/** The connection caps an upgrade is admitted under. */
 export interface AdmissionLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
-  readonly refuseDuplicateKey: boolean;
 }
 
 /**
@@ -158,34 +157,45 @@ export class ChannelManager implements ChannelHost {
     return result;
   }
 
-  /** Checks the caps for a new upgrade and, when it fits, counts it as pending. */
-  admit(
-    ip: string,
-    scope: string,
-    key: string | undefined,
-    limits: AdmissionLimits,
-  ): AdmissionRefusal | undefined {
+  /**
+   * Checks the connection caps for a new upgrade request (before any middleware runs) and, when
+   * it fits, counts it as pending until it opens or is abandoned.
+   */
+  admit(ip: string, limits: AdmissionLimits): AdmissionRefusal | undefined {
     const total = this.#channels.size + this.#pending;
-    if (limits.maxConnections > 0 && total >= limits.maxConnections)
+    if (limits.maxConnections > 0 && total >= limits.maxConnections) {
       return 'WSLANE_CONNECTION_LIMIT';
+    }
     const fromIp = this.#perIp.get(ip) ?? 0;
-    if (limits.maxConnectionsPerIp > 0 && fromIp >= limits.maxConnectionsPerIp)
+    if (limits.maxConnectionsPerIp > 0 && fromIp >= limits.maxConnectionsPerIp) {
       return 'WSLANE_IP_LIMIT';
-    if (key !== undefined && limits.refuseDuplicateKey) {
-      const scoped = scopedKey(scope, key);
-      if (this.#keys.has(scoped) || this.#reservedKeys.has(scoped)) return 'WSLANE_KEY_CONFLICT';
-      this.#reservedKeys.add(scoped);
     }
     this.#pending++;
     this.#perIp.set(ip, fromIp + 1);
     return undefined;
   }
 
-  /** Undoes {@link admit} for an upgrade that did not open. */
-  abandon(ip: string, scope: string, key: string | undefined): void {
+  /** Open and pending connections from `ip` (an admitted upgrade counts itself). */
+  connectionsFrom(ip: string): number {
+    return this.#perIp.get(ip) ?? 0;
+  }
+
+  /**
+   * Reserves a session key for an upgrade under policy `refuse`; false when an open channel or
+   * another upgrade in progress holds it.
+   */
+  reserveKey(scope: string, key: string): boolean {
+    const scoped = scopedKey(scope, key);
+    if (this.#keys.has(scoped) || this.#reservedKeys.has(scoped)) return false;
+    this.#reservedKeys.add(scoped);
+    return true;
+  }
+
+  /** Undoes {@link admit} (and a key reservation) for an upgrade that did not open. */
+  abandon(ip: string, scope?: string, key?: string): void {
     this.#pending--;
     this.#decrementIp(ip);
-    if (key !== undefined) this.#reservedKeys.delete(scopedKey(scope, key));
+    if (scope !== undefined && key !== undefined) this.#reservedKeys.delete(scopedKey(scope, key));
     this.#notifyIfEmpty();
   }
 

@@ -20,6 +20,9 @@ const DEFAULT_CONFIG = {
     maxConnectionsPerIp: 256,
     inboundQueue: 64,
     rateLimit: { messages: 1000, interval: 1000, action: 'close' },
+    maxFragments: 1024,
+    maxBufferedChunks: 16_384,
+    maxPendingPongs: 60,
   },
   backpressure: { highWaterMark: 64 * 1024, maxBufferedBytes: 2 * 1024 * 1024, overflow: 'close' },
   timeouts: {
@@ -87,6 +90,21 @@ describe('parseConfig defaults', () => {
 
   it("defaults maxPayload to 1 MiB instead of ws's 100 MiB", () => {
     expect(parseConfig({}).limits.maxPayload).toBe(1_048_576);
+  });
+
+  it("sets ws's own frame limits explicitly, below ws's defaults", () => {
+    const { limits } = parseConfig({});
+    expect(limits.maxFragments).toBe(1024);
+    expect(limits.maxBufferedChunks).toBe(16_384);
+    expect(limits.maxPendingPongs).toBe(60);
+    const error = configErrorOf(() =>
+      parseConfig({ limits: { maxFragments: -1, maxBufferedChunks: 1.5, maxPendingPongs: '8' } }),
+    );
+    expect(pathsOf(error)).toEqual([
+      'limits.maxBufferedChunks',
+      'limits.maxFragments',
+      'limits.maxPendingPongs',
+    ]);
   });
 
   it('turns the heartbeat on by default and leaves idle and max lifetime off', () => {

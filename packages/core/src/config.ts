@@ -85,6 +85,16 @@ const limitsSchema = z.strictObject({
   inboundQueue: z.number().int().positive().default(64),
   /** Per-channel inbound message rate; `false` = off. @default { messages: 1000, interval: "1s", action: "close" } */
   rateLimit: rateLimitSchema.default({ messages: 1000, interval: 1000, action: 'close' }),
+  /** Frames one inbound message may arrive in (ws's `maxFragments`); 0 = no cap. Over it: close 1008. @default 1024 */
+  maxFragments: count.default(1024),
+  /**
+   * Socket reads ws may hold for one unfinished frame (ws's `maxBufferedChunks`), so a peer that
+   * trickles a frame byte by byte cannot make it keep one buffer per byte; 0 = no cap. Over it:
+   * close 1008. @default 16384
+   */
+  maxBufferedChunks: count.default(16_384),
+  /** Pongs owed to the peer's pings and not yet flushed (ws's `maxPendingAutoPongs`); 0 = no cap. Over it: terminate. @default 60 */
+  maxPendingPongs: count.default(60),
 });
 
 const backpressureSchema = z.strictObject({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import type { Channel } from './channel.js';
 import { ChannelManager, type ManagerStats } from './channel-manager.js';
 import {
@@ -84,7 +84,7 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #clock = new SharedClock();
   readonly #routeConfigs = new WeakMap<AnyRoute, ChannelConfig>();
-  readonly #wsServers = new Map<number, WebSocketServer>();
+  readonly #wsServers = new Map<string, WebSocketServer>();
   readonly #upgrades = new WeakMap<IncomingMessage, UpgradeDetails>();
   readonly #detachers = new Set<() => void>();
   readonly #upgradeHost: UpgradeHost;
@@ -100,7 +100,13 @@ export class Hub {
     this.#upgradeHost = {
       handshakeTimeoutMs: this.config.timeouts.handshake,
       accept: (pending, route, context, headers) => this.#accept(pending, route, context, headers),
-      settled: (pending) => this.#clock.delete(pending),
+      settled: (pending, opened) => {
+        this.#clock.delete(pending);
+        const admission = pending.admission;
+        if (!opened && admission !== undefined) {
+          this.channels.abandon(admission.ip, admission.scope, admission.key);
+        }
+      },
     };
   }
 
@@ -133,6 +139,12 @@ export class Hub {
   beginUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): PendingUpgrade {
     const pending = new PendingUpgrade(this.#upgradeHost, req, socket, head);
     this.#clock.add(pending);
+    // The caps count an upgrade from its first byte: slow auth middleware cannot stack up.
+    const ip = clientIpOf(req, this.config.trustProxy);
+    const refusal =
+      this.#state === 'open' ? this.channels.admit(ip, this.config.limits) : 'WSLANE_HUB_CLOSING';
+    if (refusal === undefined) pending.admission = { ip };
+    else pending.refuseWith(refusal);
     return pending;
   }
 
@@ -278,14 +290,10 @@ export class Hub {
       return undefined;
     }
     pending.state = 'upgrading';
-    const wss = this.#wsServerFor(config.limits.maxPayload);
+    const wss = this.#wsServerFor(config.limits);
     this.#upgrades.set(pending.req, { protocols: config.protocols, headers });
     return new Promise<Channel | undefined>((resolve) => {
-      const { ip, scope, key } = pending.admission as NonNullable<PendingUpgrade['admission']>;
-      pending.onAbandon = () => {
-        this.channels.abandon(ip, scope, key);
-        resolve(undefined);
-      };
+      pending.onAbandon = () => resolve(undefined);
       wss.handleUpgrade(pending.req, pending.socket, pending.head, (ws) => {
         resolve(this.#open(pending, ws, route, config, context));
       });
@@ -307,13 +315,13 @@ export class Hub {
       this.logger.error('route key function threw', { route: route.name, cause: error });
       return 'WSLANE_HANDLER_FAILED';
     }
-    const ip = clientIpOf(pending.req, this.config.trustProxy);
-    const refusal = this.channels.admit(ip, route.name, key, {
-      maxConnections: this.config.limits.maxConnections,
-      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
-      refuseDuplicateKey: config.duplicateKey === 'refuse',
-    });
-    if (refusal !== undefined) return refusal;
+    const { ip } = pending.admission as NonNullable<PendingUpgrade['admission']>;
+    const perIp = config.limits.maxConnectionsPerIp;
+    // A route may lower the hub's per-IP cap; this upgrade already counts itself.
+    if (perIp > 0 && this.channels.connectionsFrom(ip) > perIp) return 'WSLANE_IP_LIMIT';
+    if (key !== undefined && config.duplicateKey === 'refuse') {
+      if (!this.channels.reserveKey(route.name, key)) return 'WSLANE_KEY_CONFLICT';
+    }
     pending.admission = { ip, scope: route.name, key };
     return undefined;
   }
@@ -351,20 +359,31 @@ export class Hub {
     return channel;
   }
 
-  #wsServerFor(maxPayload: number): WebSocketServer {
-    let wss = this.#wsServers.get(maxPayload);
+  /**
+   * The `ws` server for one set of frame limits (routes may override them). Every limit `ws`
+   * enforces is set from the config, never left to `ws`'s own, much larger defaults.
+   */
+  #wsServerFor(limits: ChannelConfig['limits']): WebSocketServer {
+    const { maxPayload, maxFragments, maxBufferedChunks, maxPendingPongs } = limits;
+    const id = `${maxPayload}/${maxFragments}/${maxBufferedChunks}/${maxPendingPongs}`;
+    let wss = this.#wsServers.get(id);
     if (wss === undefined) {
-      wss = new WebSocketServer({
+      // @types/ws does not know maxPendingAutoPongs yet (ws 8.23 does).
+      const options: ServerOptions & { maxPendingAutoPongs: number } = {
         noServer: true,
         maxPayload,
+        maxFragments,
+        maxBufferedChunks,
+        maxPendingAutoPongs: maxPendingPongs,
         perMessageDeflate: false,
         clientTracking: false,
         handleProtocols: (offered, req) =>
           chooseProtocol(offered, this.#upgrades.get(req)?.protocols ?? []),
-      });
+      };
+      wss = new WebSocketServer(options);
       wss.on('headers', this.#onHeaders);
       wss.on('wsClientError', this.#onInvalidUpgrade);
-      this.#wsServers.set(maxPayload, wss);
+      this.#wsServers.set(id, wss);
     }
     return wss;
   }

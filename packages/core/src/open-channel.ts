@@ -3,12 +3,13 @@ import type { Channel, ChannelState, ChannelStats } from './channel.js';
 import type { ChannelHost, ChannelInit } from './channel-host.js';
 import { type EncodedFrame, encodeOrError, type FrameDecoder } from './codec.js';
 import type { ChannelConfig } from './config.js';
-import { ChannelClosedError, WslaneError, type WslaneErrorCode } from './errors.js';
+import { ChannelClosedError, WslaneError } from './errors.js';
 import { FrameIntake, InvalidMessage } from './frame-intake.js';
 import { InboundDispatcher } from './inbound-dispatcher.js';
 import { toCloseFrame } from './internal/close-frame.js';
 import { isThenable, quiet, quietReject } from './internal/settle.js';
 import type { StreamChunk } from './internal/stream-source.js';
+import { toWsErrorMeaning } from './internal/ws-errors.js';
 import type { Route } from './route.js';
 import { type OfferResult, SerializedWriter, type StreamOptions } from './serialized-writer.js';
 import { applyDeadline, checkDeadlines } from './timeout-policy.js';
@@ -300,13 +301,12 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   };
 
   readonly #onError = (error: Error): void => {
-    // ws closes the connection itself (1002, 1007, 1009) and reports why here.
+    // ws closes the connection itself (1002, 1007, 1008, 1009) and reports why here.
     if (this.state === 'closed') return;
-    const tooBig = (error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
-    const code: WslaneErrorCode = tooBig ? 'WSLANE_MESSAGE_TOO_BIG' : 'WSLANE_PROTOCOL_ERROR';
+    const { code, closeCode } = toWsErrorMeaning(error);
     this.#report(new WslaneError(code, 'peer broke the protocol', { cause: error }));
     this.#inbound.discard();
-    this.#beginClosing(tooBig ? 1009 : 1002, '');
+    this.#beginClosing(closeCode, '');
     this.#writer.abort(this.#closedError());
   };
 

@@ -20,15 +20,15 @@ export interface UpgradeHost {
     context: unknown,
     headers: UpgradeHeaders,
   ): Promise<Channel | undefined>;
-  /** The upgrade ended without a channel: give back what it reserved. */
-  settled(pending: PendingUpgrade): void;
+  /** The upgrade ended: opened a channel, or not (then give back what it reserved). */
+  settled(pending: PendingUpgrade, opened: boolean): void;
 }
 
-/** What an admitted upgrade reserved in the manager. */
+/** What an admitted upgrade holds in the manager: its IP's slot, then maybe a session key. */
 export interface Admission {
   readonly ip: string;
-  readonly scope: string;
-  readonly key: string | undefined;
+  readonly scope?: string | undefined;
+  readonly key?: string | undefined;
 }
 
 /**
@@ -162,7 +162,7 @@ export class PendingUpgrade implements TimedSubject {
     this.socket.off('close', this.#onSocketClose);
     // ws has its own error listener on the socket from here.
     this.socket.off('error', this.#onSocketError);
-    this.#host.settled(this);
+    this.#host.settled(this, true);
   }
 
   /** Ends the upgrade without a channel. Idempotent. */
@@ -171,7 +171,7 @@ export class PendingUpgrade implements TimedSubject {
     this.state = 'done';
     // The error guard stays: the refused socket may still reset while its response drains.
     this.socket.off('close', this.#onSocketClose);
-    this.#host.settled(this);
+    this.#host.settled(this, false);
     this.onAbandon?.();
   }
 

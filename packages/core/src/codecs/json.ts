@@ -80,7 +80,7 @@ function decodeJson(frame: Buffer, isBinary: boolean, schema: z.ZodType | undefi
   if (schema === undefined) return value;
   const result = schema.safeParse(value);
   if (!result.success) {
-    throw new DecodeError('WSLANE_CODEC_DECODE', describeSchemaError(result.error), {
+    throw new DecodeError('WSLANE_CODEC_DECODE', describeSchemaError(result.error, schema), {
       cause: result.error,
     });
   }
@@ -92,9 +92,13 @@ function encodeJson(message: unknown, schema: z.ZodType | undefined): EncodedFra
   if (schema !== undefined) {
     const result = schema.safeParse(message);
     if (!result.success) {
-      throw new WslaneError('WSLANE_CODEC_ENCODE', `json ${describeSchemaError(result.error)}`, {
-        cause: result.error,
-      });
+      throw new WslaneError(
+        'WSLANE_CODEC_ENCODE',
+        `json ${describeSchemaError(result.error, schema)}`,
+        {
+          cause: result.error,
+        },
+      );
     }
     value = result.data;
   }
@@ -113,13 +117,74 @@ function encodeJson(message: unknown, schema: z.ZodType | undefined): EncodedFra
 }
 
 /** `schema: <path>: <message>` of the first issue, short enough for a close reason. */
-function describeSchemaError(error: z.ZodError): string {
+function describeSchemaError(error: z.ZodError, schema: z.ZodType): string {
   const issue = error.issues[0];
   if (issue === undefined) return 'schema: invalid';
   // Zod lists unrecognized keys by name, and those names come from the payload.
   const message =
     issue.code === 'unrecognized_keys' ? `unrecognized keys (${issue.keys.length})` : issue.message;
-  const path = issue.path.map(String).join('.');
+  const path = declaredPath(schema, issue.path);
   const text = path === '' ? `schema: ${message}` : `schema: ${path}: ${message}`;
   return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 3)}...` : text;
+}
+
+interface SchemaDef {
+  readonly type?: string;
+  readonly shape?: Readonly<Record<string, unknown>>;
+  readonly element?: unknown;
+  readonly items?: readonly unknown[];
+  readonly innerType?: unknown;
+  readonly in?: unknown;
+}
+
+const WRAPPERS: ReadonlySet<string> = new Set([
+  'optional',
+  'nullable',
+  'default',
+  'prefault',
+  'readonly',
+  'catch',
+  'nonoptional',
+  'pipe',
+]);
+
+/**
+ * The issue's path with every segment the schema does not declare replaced by `*`: record keys,
+ * catch-all keys and anything below them come from the payload and must not be echoed.
+ */
+function declaredPath(schema: unknown, path: readonly PropertyKey[]): string {
+  const parts: string[] = [];
+  let node = schema;
+  for (const segment of path) {
+    const def = unwrap(node);
+    if (
+      def?.type === 'object' &&
+      typeof segment === 'string' &&
+      def.shape &&
+      Object.hasOwn(def.shape, segment)
+    ) {
+      parts.push(segment);
+      node = def.shape[segment];
+    } else if (def?.type === 'array' && typeof segment === 'number') {
+      parts.push(String(segment));
+      node = def.element;
+    } else if (def?.type === 'tuple' && typeof segment === 'number') {
+      parts.push(String(segment));
+      node = def.items?.[segment];
+    } else {
+      parts.push('*');
+      node = undefined;
+    }
+  }
+  return parts.join('.');
+}
+
+function unwrap(node: unknown): SchemaDef | undefined {
+  let def = defOf(node);
+  while (def?.type !== undefined && WRAPPERS.has(def.type)) def = defOf(def.innerType ?? def.in);
+  return def;
+}
+
+function defOf(node: unknown): SchemaDef | undefined {
+  return (node as { _zod?: { def?: SchemaDef } } | undefined)?._zod?.def;
 }
