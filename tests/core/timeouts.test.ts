@@ -17,7 +17,7 @@ const quiet: HubOptions['timeouts'] = { heartbeat: false, sendStall: false };
 describe('timeout policies', () => {
   it('closes an idle channel with 4408 (fake timers)', async () => {
     vi.useFakeTimers({
-      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
     });
     const probe = createProbe();
     const server = await startHubServer(

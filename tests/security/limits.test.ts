@@ -152,7 +152,7 @@ describe('per-channel message rate limit', () => {
 
   it('is on by default: 1,000 messages at once, the 1,001st closes with 1008', async () => {
     // Freeze the clock the bucket refills by (sockets and timers stay real).
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     const probe = createProbe();
     const server = await startHubServer({ '/ws': probe.route });
     const client = await connect(server.url('/ws'));

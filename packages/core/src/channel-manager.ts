@@ -2,6 +2,7 @@ import type { Channel, ChannelStats } from './channel.js';
 import type { AnyOpenChannel, ChannelHost } from './channel-host.js';
 import type { EncodedFrame } from './codec.js';
 import type { SharedClock } from './internal/shared-clock.js';
+import { type SharedFrame, toSharedFrame } from './lane-socket.js';
 import type { Logger } from './logger.js';
 import type { Route } from './route.js';
 
@@ -133,7 +134,9 @@ export class ChannelManager implements ChannelHost {
   ): BroadcastResult {
     const result: BroadcastResult = { delivered: 0, dropped: 0, closed: 0 };
     const except = options.except;
-    const encoded = new Map<unknown, { frame: EncodedFrame; bytes: number }>();
+    const framed = new Map<unknown, SharedFrame>();
+    let lastCodec: unknown;
+    let lastFrame: SharedFrame | undefined;
     for (const channel of members) {
       if (
         except !== undefined &&
@@ -142,14 +145,16 @@ export class ChannelManager implements ChannelHost {
         continue;
       if (options.filter !== undefined && !options.filter(channel)) continue;
       const codec = channel.route.codec;
-      let entry = encoded.get(codec);
-      if (entry === undefined) {
-        // Once per codec, not per member: every lane gets the same bytes.
-        const frame = toShareable(codec.encode(message));
-        entry = { frame, bytes: (frame.data as Buffer).length };
-        encoded.set(codec, entry);
+      let frame = codec === lastCodec ? lastFrame : framed.get(codec);
+      if (frame === undefined) {
+        // Once per codec, not per member: encoded and framed once, every lane writes these bytes.
+        const encoded = toShareable(codec.encode(message));
+        frame = toSharedFrame(encoded.data as Buffer, encoded.binary);
+        framed.set(codec, frame);
       }
-      const outcome = channel.offerFrame(entry.frame, entry.bytes);
+      lastCodec = codec;
+      lastFrame = frame;
+      const outcome = channel.offerFrame(frame);
       if (outcome === 'written' || outcome === 'queued') result.delivered++;
       else if (outcome === 'closed') result.closed++;
       else result.dropped++;

@@ -12,6 +12,7 @@ export type WslaneErrorCode =
   | 'WSLANE_MESSAGE_TOO_BIG'
   | 'WSLANE_HANDLER_FAILED'
   | 'WSLANE_PROTOCOL_ERROR'
+  | 'WSLANE_FRAME_LIMIT'
   | 'WSLANE_RATE_LIMITED'
   | 'WSLANE_IDLE_TIMEOUT'
   | 'WSLANE_HEARTBEAT_TIMEOUT'
@@ -53,6 +54,7 @@ export const ERROR_OUTCOMES: Readonly<Record<WslaneErrorCode, ErrorOutcome>> = {
   WSLANE_MESSAGE_TOO_BIG: { close: 1009 },
   WSLANE_HANDLER_FAILED: { close: 1011, status: 500 },
   WSLANE_PROTOCOL_ERROR: { close: 1002 },
+  WSLANE_FRAME_LIMIT: { close: 1008 },
   WSLANE_RATE_LIMITED: { close: 1008 },
   WSLANE_IDLE_TIMEOUT: { close: 4408 },
   WSLANE_HEARTBEAT_TIMEOUT: { close: 'terminate' },

@@ -30,6 +30,8 @@ export class FrameIntake<TIn> {
   readonly #decoder: FrameDecoder<TIn>;
   readonly #rateLimiter: InboundRateLimiter | undefined;
   readonly #target: IntakeTarget<TIn>;
+  /** The decoder's emit callback, created with the first frame: an idle channel holds none. */
+  #emit: ((message: TIn) => void) | undefined;
 
   constructor(decoder: FrameDecoder<TIn>, target: IntakeTarget<TIn>) {
     this.#decoder = decoder;
@@ -47,7 +49,7 @@ export class FrameIntake<TIn> {
     }
     this.lastMessageAt = now;
     try {
-      this.#decoder.decode(data, isBinary, this.#emit);
+      this.#decoder.decode(data, isBinary, this.#emitter());
     } catch (error) {
       this.#onDecodeError(error);
     }
@@ -58,10 +60,13 @@ export class FrameIntake<TIn> {
     this.#decoder.reset?.();
   }
 
-  readonly #emit = (message: TIn): void => {
-    this.messagesIn++;
-    this.#target.accept(message);
-  };
+  #emitter(): (message: TIn) => void {
+    this.#emit ??= (message: TIn): void => {
+      this.messagesIn++;
+      this.#target.accept(message);
+    };
+    return this.#emit;
+  }
 
   #onDecodeError(error: unknown): void {
     const failure =

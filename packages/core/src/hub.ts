@@ -178,16 +178,16 @@ export class Hub {
       // The handler starts once every other 'upgrade' listener of this emit had its turn: a
       // socket one of them took (a dev server's hot reload, socket.io) is not ours to answer.
       queueMicrotask(() => {
-        if (pending.isAnswerable) handler(pending, server);
-        else pending.release();
+        if (!pending.isAnswerable) {
+          pending.release();
+          return;
+        }
+        pending.watch();
+        handler(pending, server);
       });
     };
     server.on('upgrade', onUpgrade);
-    // A client that never finishes its request headers is Node's to drop: make it drop it in time.
-    const handshake = this.config.timeouts.handshake;
-    if (server.headersTimeout === 0 || server.headersTimeout > handshake) {
-      server.headersTimeout = handshake;
-    }
+    fitServerTimeouts(server, this.config.timeouts.handshake);
     const detach = (): void => {
       server.off('upgrade', onUpgrade);
       this.#detachers.delete(detach);
@@ -248,12 +248,13 @@ export class Hub {
    */
   close(options: HubCloseOptions = {}): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
-    // Listeners stay attached while closing so new upgrades get a real 503, not a reset.
-    this.#state = 'closing';
+    // Checked first: a bad code throws before anything changed.
     const frame = toCloseFrame(
       options.code ?? this.config.closeCodes.shutdown,
       options.reason ?? 'server shutting down',
     );
+    // Listeners stay attached while closing so new upgrades get a real 503, not a reset.
+    this.#state = 'closing';
     const timeoutMs =
       (options.timeout === undefined ? undefined : toMilliseconds(options.timeout)) ??
       this.config.timeouts.closeHandshake;
@@ -290,6 +291,7 @@ export class Hub {
       return undefined;
     }
     pending.state = 'upgrading';
+    pending.unwatch(false);
     const wss = this.#wsServerFor(config.limits);
     this.#upgrades.set(pending.req, { protocols: config.protocols, headers });
     return new Promise<Channel | undefined>((resolve) => {
@@ -428,6 +430,21 @@ export function createHub(options: HubOptions = {}): Hub {
 }
 
 function ignoreSocketError(): void {}
+
+/**
+ * A client that never finishes its request headers is Node's to drop: lower the server's
+ * `headersTimeout` to the handshake deadline, and its connection check (which Node starts when
+ * the server starts listening) to a fraction of it, or Node looks only every 30 s.
+ */
+function fitServerTimeouts(server: Server, handshakeMs: number): void {
+  if (server.headersTimeout === 0 || server.headersTimeout > handshakeMs) {
+    server.headersTimeout = handshakeMs;
+  }
+  const tunable = server as Server & { connectionsCheckingInterval: number };
+  const interval = Math.max(10, Math.floor(handshakeMs / 4));
+  if (tunable.connectionsCheckingInterval > interval)
+    tunable.connectionsCheckingInterval = interval;
+}
 
 async function acceptBinding(pending: PendingUpgrade, binding: RouteBinding): Promise<void> {
   let context: unknown = {};

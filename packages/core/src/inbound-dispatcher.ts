@@ -21,7 +21,8 @@ export interface DispatchTarget<TItem> {
  * (`onOpen` done). A full queue pauses the socket's reads instead of buffering more.
  */
 export class InboundDispatcher<TItem> {
-  readonly #queue = new Deque<TItem>();
+  /** Created with the first message: an idle channel holds no queue. */
+  #queue: Deque<TItem> | undefined;
   readonly #target: DispatchTarget<TItem>;
   readonly #limit: number;
   readonly #concurrency: number;
@@ -29,6 +30,9 @@ export class InboundDispatcher<TItem> {
   #discarding = false;
   #running = 0;
   #paused = false;
+  /** Settle callbacks of async handlers, created with the first one. */
+  #settled: (() => void) | undefined;
+  #failed: ((error: unknown) => void) | undefined;
 
   constructor(target: DispatchTarget<TItem>, limit: number, concurrency: number) {
     this.#target = target;
@@ -43,11 +47,14 @@ export class InboundDispatcher<TItem> {
 
   /** True when nothing is queued (or deliverable) and no handler call is running. */
   get idle(): boolean {
-    return this.#running === 0 && (this.#queue.length === 0 || !this.#ready);
+    return (
+      this.#running === 0 && (this.#queue === undefined || this.#queue.length === 0 || !this.#ready)
+    );
   }
 
   push(item: TItem): void {
     if (this.#discarding) return;
+    this.#queue ??= new Deque<TItem>();
     this.#queue.push(item);
     if (!this.#paused && this.#queue.length >= this.#limit) {
       // TCP backpressure instead of buffering: the peer's sends stall in its own kernel.
@@ -65,12 +72,18 @@ export class InboundDispatcher<TItem> {
   /** Drops what is queued and everything that arrives later (error closes). */
   discard(): void {
     this.#discarding = true;
-    this.#queue.clear();
+    this.#queue = undefined;
   }
 
   drain(): void {
-    while (this.#ready && this.#running < this.#concurrency && this.#queue.length > 0) {
-      const item = this.#queue.shift() as TItem;
+    const queue = this.#queue;
+    while (
+      queue !== undefined &&
+      this.#ready &&
+      this.#running < this.#concurrency &&
+      queue.length > 0
+    ) {
+      const item = queue.shift() as TItem;
       this.#running++;
       let result: unknown;
       try {
@@ -80,23 +93,29 @@ export class InboundDispatcher<TItem> {
         this.#target.onHandlerFailed(error);
         return;
       }
-      if (isThenable(result)) result.then(this.#settled, this.#failed);
+      if (isThenable(result)) result.then(this.#onSettled(), this.#onFailed());
       else this.#running--;
     }
-    if (this.#paused && this.#queue.length <= this.#limit >> 1) {
+    if (this.#paused && (queue === undefined || queue.length <= this.#limit >> 1)) {
       this.#paused = false;
       this.#target.resumeReads();
     }
     if (this.idle) this.#target.onIdle();
   }
 
-  readonly #settled = (): void => {
-    this.#running--;
-    this.drain();
-  };
+  #onSettled(): () => void {
+    this.#settled ??= () => {
+      this.#running--;
+      this.drain();
+    };
+    return this.#settled;
+  }
 
-  readonly #failed = (error: unknown): void => {
-    this.#running--;
-    this.#target.onHandlerFailed(error);
-  };
+  #onFailed(): (error: unknown) => void {
+    this.#failed ??= (error: unknown) => {
+      this.#running--;
+      this.#target.onHandlerFailed(error);
+    };
+    return this.#failed;
+  }
 }

@@ -1,8 +1,14 @@
+import * as wsExports from 'ws';
+import { monotonicNow } from './internal/monotonic.js';
+
 /** The parts of a `ws` WebSocket the lane writes through. */
 export interface LaneSocket {
   /** Bytes handed to the socket and not yet flushed to the kernel. */
   readonly bufferedAmount: number;
-  send(data: Buffer | string, options: SendFrameOptions, cb: (error?: Error) => void): void;
+  /** ws's `readyState` (1 = open); a shared frame is written raw only while it is 1. */
+  readonly readyState?: number;
+  /** Without `cb` ws writes without asking the socket to report back (no tick per write). */
+  send(data: Buffer | string, options: SendFrameOptions, cb?: (error?: Error) => void): void;
 }
 
 /** Frame flags for {@link LaneSocket.send}. */
@@ -12,10 +18,24 @@ export interface SendFrameOptions {
   readonly compress: boolean;
 }
 
-/** Something that can hold writes back and flush them as one (a `net.Socket`). */
+/**
+ * Something that can hold writes back and flush them as one (a `net.Socket`). With `write`, the
+ * lane can also hand it a frame that was built once for many sockets (a broadcast).
+ */
 export interface Corkable {
   cork(): void;
   uncork(): void;
+  write?(frame: Buffer, cb?: (error?: Error | null) => void): boolean;
+}
+
+/**
+ * A message framed once for many lanes: its payload, and the whole WebSocket frame (header and
+ * payload, unmasked, final) that a lane may write straight to its socket.
+ */
+export interface SharedFrame {
+  readonly data: Buffer;
+  readonly binary: boolean;
+  readonly frame: Buffer;
 }
 
 const FRAME_OPTIONS: readonly SendFrameOptions[] = [
@@ -28,4 +48,197 @@ const FRAME_OPTIONS: readonly SendFrameOptions[] = [
 /** Shared flag objects, so a write allocates no options object. */
 export function frameOptions(binary: boolean, fin: boolean): SendFrameOptions {
   return FRAME_OPTIONS[(binary ? 2 : 0) + (fin ? 1 : 0)] as SendFrameOptions;
+}
+
+interface SenderFrameOptions {
+  readonly fin: boolean;
+  readonly opcode: number;
+  readonly mask: boolean;
+  readonly readOnly: boolean;
+  readonly rsv1: boolean;
+}
+
+/** ws's own frame builder (a named export of its ESM entry; @types/ws does not declare it). */
+const { Sender } = wsExports as unknown as {
+  readonly Sender: { frame(data: Buffer, options: SenderFrameOptions): Buffer[] };
+};
+
+const TEXT_FRAME: SenderFrameOptions = {
+  fin: true,
+  opcode: 1,
+  mask: false,
+  readOnly: false,
+  rsv1: false,
+};
+const BINARY_FRAME: SenderFrameOptions = {
+  fin: true,
+  opcode: 2,
+  mask: false,
+  readOnly: false,
+  rsv1: false,
+};
+
+/**
+ * Frames `data` once, with ws's `Sender.frame`, as the single unmasked frame a server sends, so a
+ * broadcast hands every member the same bytes instead of framing the message again per socket.
+ */
+export function toSharedFrame(data: Buffer, binary: boolean): SharedFrame {
+  const parts = Sender.frame(data, binary ? BINARY_FRAME : TEXT_FRAME);
+  return { data, binary, frame: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts) };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Who a {@link LaneOutput} tells that the socket flushed (the lane). */
+export interface LaneOutputHost {
+  onSocketProgress(): void;
+}
+
+/**
+ * How a lane's writes reach its socket. Writes of one tick leave as one socket write: the socket
+ * is corked on the first write and uncorked once at the end of the tick (one `nextTick` for all
+ * lanes). A lone shared frame (a broadcast) needs no cork: it is held to the end of the tick and
+ * written as it is. With a raw socket (`Corkable.write`) no write carries a callback: when bytes
+ * stay in the socket after a tick, a zero-length write behind them reports when they are flushed,
+ * so a healthy socket costs no callback at all. Without one, every write reports back (tests'
+ * fake sockets).
+ */
+export class LaneOutput {
+  /** When bytes started waiting in the socket while none had been (monotonic ms); 0 = never. */
+  waitingSince = 0;
+  readonly #socket: LaneSocket;
+  readonly #raw: Corkable | undefined;
+  readonly #tracked: boolean;
+  readonly #host: LaneOutputHost;
+  /** The callback of writes and probes, created with the first one that needs it. */
+  #onProgress: (() => void) | undefined;
+  #held: Buffer | undefined;
+  #corked = false;
+  #scheduled = false;
+  #probes = 0;
+  /** Someone waits for the socket to drain (a queued entry, a stream's next frame). */
+  #expecting = false;
+
+  constructor(socket: LaneSocket, raw: Corkable | undefined, host: LaneOutputHost) {
+    this.#socket = socket;
+    this.#raw = raw;
+    this.#tracked = raw?.write !== undefined;
+    this.#host = host;
+  }
+
+  /** Bytes handed over and not yet flushed to the kernel (a held frame included). */
+  get bufferedAmount(): number {
+    const held = this.#held;
+    return held === undefined
+      ? this.#socket.bufferedAmount
+      : this.#socket.bufferedAmount + held.length;
+  }
+
+  /** One frame of a message, framed by ws. */
+  write(data: Buffer | string, binary: boolean, fin: boolean): void {
+    this.#cork();
+    this.#socket.send(
+      data,
+      frameOptions(binary, fin),
+      this.#tracked ? undefined : this.#callback(),
+    );
+  }
+
+  /** A message framed once for many lanes: its frame goes to the socket as it is. */
+  writeShared(shared: SharedFrame): void {
+    const raw = this.#raw;
+    // After ws sent its close frame its send refuses data; a raw frame would follow the close.
+    if (!this.#tracked || raw === undefined || this.#socket.readyState !== 1) {
+      this.write(shared.data, shared.binary, true);
+    } else if (this.#corked) {
+      raw.write?.(shared.frame);
+    } else if (this.#held === undefined) {
+      this.#held = shared.frame;
+      this.#schedule();
+    } else {
+      this.#cork();
+      raw.write?.(shared.frame);
+    }
+  }
+
+  /** Something waits for the socket to drain: make sure the next flush will be reported. */
+  expectProgress(): void {
+    if (!this.#tracked) return;
+    this.#expecting = true;
+    // A write of this tick reports at the end of the tick; otherwise a probe must be out.
+    if (this.#probes === 0 && !this.#scheduled && this.#socket.bufferedAmount > 0) this.#probe();
+  }
+
+  /** What this tick held back goes to the socket now, ahead of a close frame. */
+  flushHeld(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    if (this.#socket.readyState === 1) this.#raw?.write?.(held);
+  }
+
+  /** @internal End of the tick: this tick's writes leave as one socket write. */
+  endTick(): void {
+    this.#scheduled = false;
+    if (this.#corked) {
+      this.#corked = false;
+      this.#raw?.uncork();
+    } else {
+      this.flushHeld();
+    }
+    if (!this.#tracked) return;
+    if (this.#socket.bufferedAmount > 0) {
+      this.#probe();
+    } else if (this.#expecting) {
+      // The kernel took it all at once: whoever waits can go on now.
+      this.#expecting = false;
+      this.#host.onSocketProgress();
+    }
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    const raw = this.#raw;
+    if (raw === undefined) return;
+    this.#corked = true;
+    raw.cork();
+    const held = this.#held;
+    if (held !== undefined) {
+      this.#held = undefined;
+      raw.write?.(held);
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    if (pendingOutputs.push(this) === 1) process.nextTick(endTickOfAll);
+  }
+
+  /** A zero-length write behind the bytes waiting: its callback says they were flushed. */
+  #probe(): void {
+    if (this.#probes++ === 0) this.waitingSince = monotonicNow();
+    this.#raw?.write?.(EMPTY, this.#callback());
+  }
+
+  #callback(): () => void {
+    this.#onProgress ??= () => {
+      if (this.#tracked) {
+        this.#probes--;
+        this.#expecting = false;
+      }
+      this.#host.onSocketProgress();
+    };
+    return this.#onProgress;
+  }
+}
+
+/** Outputs written to in this tick; one `nextTick` ends the tick for all of them. */
+let pendingOutputs: LaneOutput[] = [];
+
+function endTickOfAll(): void {
+  const outputs = pendingOutputs;
+  pendingOutputs = [];
+  for (const output of outputs) output.endTick();
 }

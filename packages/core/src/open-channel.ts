@@ -1,17 +1,23 @@
 import type { WebSocket } from 'ws';
 import type { Channel, ChannelState, ChannelStats } from './channel.js';
 import type { ChannelHost, ChannelInit } from './channel-host.js';
-import { type EncodedFrame, encodeOrError, type FrameDecoder } from './codec.js';
+import { encodeOrError, type FrameDecoder } from './codec.js';
 import type { ChannelConfig } from './config.js';
 import { ChannelClosedError, WslaneError } from './errors.js';
 import { FrameIntake, InvalidMessage } from './frame-intake.js';
 import { InboundDispatcher } from './inbound-dispatcher.js';
 import { toCloseFrame } from './internal/close-frame.js';
+import { monotonicNow } from './internal/monotonic.js';
 import { isThenable, quiet, quietReject } from './internal/settle.js';
 import type { StreamChunk } from './internal/stream-source.js';
 import { toWsErrorMeaning } from './internal/ws-errors.js';
 import type { Route } from './route.js';
-import { type OfferResult, SerializedWriter, type StreamOptions } from './serialized-writer.js';
+import {
+  type OfferResult,
+  SerializedWriter,
+  type SharedFrame,
+  type StreamOptions,
+} from './serialized-writer.js';
 import { applyDeadline, checkDeadlines } from './timeout-policy.js';
 
 const WS_OPEN = 1;
@@ -27,16 +33,21 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   readonly key: string | undefined;
   readonly context: TContext;
   readonly remoteAddress: string;
-  readonly openedAt: number = Date.now();
+  /** Monotonic ms (see internal/monotonic.ts): every deadline of the channel is measured on it. */
+  readonly openedAt: number = monotonicNow();
   readonly config: ChannelConfig;
   // biome-ignore lint/suspicious/noExplicitAny: see ChannelInit.route.
   readonly route: Route<any, any, TContext>;
   state: ChannelState = 'open';
   lastInboundAt: number = this.openedAt;
   lastDataAt: number = this.openedAt;
-  pingSentAt = 0;
+  #pingAt = 0;
+  #pingFlushed = true;
   closingAt = 0;
 
+  readonly #openedEpoch: number = Date.now();
+  readonly #socket: ChannelInit<TContext>['socket'];
+  #pingSeq = 0;
   readonly #ws: WebSocket;
   readonly #host: ChannelHost;
   readonly #writer: SerializedWriter;
@@ -45,14 +56,18 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   #rooms: Set<string> | undefined;
   #controller: AbortController | undefined;
   #opening = true;
+  /** The code of the close that won (ours or the peer's): what signal and rejections carry. */
   #closeCode = 1005;
   #closeReason = '';
+  /** The connection's close code on the wire (RFC 6455 §7.1.5; 1006 without a close frame). */
+  #wireCode = 1005;
+  #wireReason = '';
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
   #onCloseDone = false;
 
   constructor(init: ChannelInit<TContext>) {
-    this.id = init.id;
+    this.id = flattened(init.id);
     this.key = init.key;
     this.context = init.context;
     this.remoteAddress = init.remoteAddress;
@@ -69,6 +84,9 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     init.ws.on('ping', this.#onLife);
     init.ws.on('error', this.#onError);
     init.ws.on('close', this.#onClose);
+    // Bytes of a message still arriving prove life too (ws reports only whole messages).
+    this.#socket = init.socket;
+    init.socket.on('data', this.#onBytes);
   }
 
   /** For the deadline check: our own inbound backpressure paused the socket's reads. */
@@ -112,8 +130,8 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       dropped: this.#writer.dropped,
       droppedIn: this.#intake.droppedIn,
       bufferedBytes: this.state === 'closed' ? 0 : this.#writer.queuedBytes,
-      openedAt: this.openedAt,
-      lastMessageAt: this.#intake.lastMessageAt,
+      openedAt: this.#openedEpoch,
+      lastMessageAt: this.#toEpoch(this.#intake.lastMessageAt),
     };
   }
 
@@ -130,10 +148,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return !(frame instanceof WslaneError) && this.#writer.trySend(frame.data, frame.binary);
   }
 
-  /** @internal Hands an already encoded frame to the lane (broadcast). */
-  offerFrame(frame: EncodedFrame, bytes: number): OfferResult {
+  /** @internal Hands a message framed once for every member to the lane (broadcast). */
+  offerFrame(shared: SharedFrame): OfferResult {
     if (this.#notOpen()) return 'closed';
-    return this.#writer.offer(frame.data, frame.binary, bytes);
+    return this.#writer.offerShared(shared);
   }
 
   sendStream(
@@ -148,8 +166,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     const frame = toCloseFrame(code, reason);
     if (this.state === 'open') {
       this.#beginClosing(frame.code, frame.reason);
-      // Graceful: everything queued leaves before the close frame.
-      void this.#writer.end().then(() => this.#sendCloseFrame());
+      // Graceful: everything queued leaves before the close frame. With nothing queued it leaves
+      // now, so a close frame of the peer's in the same read cannot overtake ours.
+      const flushed = this.#writer.end();
+      if (this.#writer.idle) this.#sendCloseFrame();
+      else void flushed.then(() => this.#sendCloseFrame());
     }
     return this.#whenClosed();
   }
@@ -179,8 +200,12 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       this.#openFailed(error);
       return;
     }
-    if (isThenable(result)) result.then(this.#onOpened, this.#openFailed);
-    else this.#onOpened();
+    if (isThenable(result)) {
+      result.then(
+        () => this.#onOpened(),
+        (error: unknown) => this.#openFailed(error),
+      );
+    } else this.#onOpened();
   }
 
   /** Ends the channel because of `error`: report it, then close with its code or terminate. */
@@ -198,8 +223,22 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   /** DeadlineTarget: the heartbeat's ping. */
   ping(now: number): void {
-    this.pingSentAt = now;
-    this.#ws.ping();
+    this.#pingAt = now;
+    this.#pingFlushed = false;
+    const seq = ++this.#pingSeq;
+    // The pong deadline runs from when the ping left, not from when it queued behind a big send
+    // (a socket that never flushes is the send-stall deadline's to end).
+    this.#ws.ping(undefined, undefined, () => {
+      if (seq !== this.#pingSeq || this.#pingAt === 0) return;
+      this.#pingAt = monotonicNow();
+      this.#pingFlushed = true;
+    });
+  }
+
+  /** For the deadline check: when the outstanding ping left (0 = none; "now" while queued). */
+  get pingSentAt(): number {
+    if (this.#pingAt === 0) return 0;
+    return this.#pingFlushed ? this.#pingAt : monotonicNow();
   }
 
   /** DeadlineTarget: a policy close (idle, lifetime) that is not an error. */
@@ -231,8 +270,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   #notOpen(): boolean {
     if (this.state !== 'open') return true;
     if (this.#ws.readyState !== WS_OPEN) {
-      // The peer's close frame arrived; ws tells us only once the socket is gone.
-      this.#beginClosing(1005, '');
+      // The peer closed; ws tells us only once the socket is gone, but already holds the code
+      // of the peer's close frame (the pinned ws keeps it in these fields), or none: a reset.
+      const peer = this.#ws as unknown as { _closeFrameReceived?: boolean; _closeCode?: number };
+      this.#beginClosing(peer._closeFrameReceived === true ? (peer._closeCode ?? 1005) : 1006, '');
       this.#writer.abort(this.#closedError());
       return true;
     }
@@ -251,7 +292,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   #beginClosing(code: number, reason: string): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    this.closingAt = Date.now();
+    this.closingAt = monotonicNow();
+    // The peer's answer to our close frame must be readable even if our own backpressure paused
+    // reads; messages arriving from now on are ignored anyway.
+    if (this.#inbound.paused) this.#ws.resume();
     this.#closeCode = code;
     this.#closeReason = reason;
     this.#controller?.abort(this.#closedError());
@@ -276,10 +320,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 
   readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
-    const now = Date.now();
+    const now = monotonicNow();
     this.lastInboundAt = now;
     this.lastDataAt = now;
-    this.pingSentAt = 0;
+    this.#pingAt = 0;
     if (this.state !== 'open') return;
     this.#intake.receive(data, isBinary, now);
     this.#inbound.drain();
@@ -295,9 +339,21 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return this.route.onInvalidMessage !== undefined;
   }
 
+  readonly #onBytes = (chunk: Buffer): void => {
+    const now = monotonicNow();
+    this.lastInboundAt = now;
+    this.#pingAt = 0;
+    // Anything but a lone ping or pong is (part of) a data message: idle restarts too.
+    if (!isLoneControlFrame(chunk)) this.lastDataAt = now;
+  };
+
+  #toEpoch(monotonic: number): number {
+    return monotonic === 0 ? 0 : Math.round(this.#openedEpoch + (monotonic - this.openedAt));
+  }
+
   readonly #onLife = (): void => {
-    this.lastInboundAt = Date.now();
-    this.pingSentAt = 0;
+    this.lastInboundAt = monotonicNow();
+    this.#pingAt = 0;
   };
 
   readonly #onError = (error: Error): void => {
@@ -311,31 +367,34 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   };
 
   readonly #onClose = (code: number, reason: Buffer): void => {
+    // The first close wins: a peer's code counts only when the peer started it.
     if (this.state === 'open') this.#beginClosing(code, reason.toString());
     this.state = 'closed';
-    this.#writer.abort(new ChannelClosedError(code, reason.toString()));
+    this.#writer.abort(this.#closedError());
     this.#intake.reset();
     this.#ws.off('message', this.#onMessage);
     this.#ws.off('pong', this.#onLife);
     this.#ws.off('ping', this.#onLife);
     this.#ws.off('close', this.#onClose);
+    this.#socket.off('data', this.#onBytes);
+    this.#wireCode = code;
+    this.#wireReason = reason.toString();
     // The 'error' listener stays: a late socket error must not become an uncaught exception.
-    this.#closeCode = code;
-    this.#closeReason = reason.toString();
     this.#host.release(this);
     this.#resolveClosed?.();
     this.onIdle();
   };
 
-  readonly #onOpened = (): void => {
+  // Methods, not arrow fields: a closure per channel for calls most channels never make.
+  #onOpened(): void {
     this.#opening = false;
     this.#inbound.start();
-  };
+  }
 
-  readonly #openFailed = (error: unknown): void => {
+  #openFailed(error: unknown): void {
     this.#opening = false;
     this.onHandlerFailed(error);
-  };
+  }
 
   /** DispatchTarget: one handler call for one queued item. */
   deliver(item: TIn | InvalidMessage): unknown {
@@ -361,9 +420,9 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   /** DispatchTarget: the inbound queue has room again. */
   resumeReads(): void {
     // The peer was not heard while paused: its clocks restart now.
-    this.lastInboundAt = Date.now();
+    this.lastInboundAt = monotonicNow();
     this.lastDataAt = this.lastInboundAt;
-    this.pingSentAt = 0;
+    this.#pingAt = 0;
     this.#ws.resume();
   }
 
@@ -374,16 +433,17 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#onCloseDone = true;
     this.#inbound.discard();
     try {
-      const result = this.route.onClose?.(this, this.#closeCode, this.#closeReason);
-      if (isThenable(result)) result.then(undefined, this.#onCloseFailed);
+      const result = this.route.onClose?.(this, this.#wireCode, this.#wireReason);
+      if (isThenable(result))
+        result.then(undefined, (error: unknown) => this.#onCloseFailed(error));
     } catch (error) {
       this.#onCloseFailed(error);
     }
   }
 
-  readonly #onCloseFailed = (error: unknown): void => {
+  #onCloseFailed(error: unknown): void {
     this.#report(new WslaneError('WSLANE_HANDLER_FAILED', 'onClose failed', { cause: error }));
-  };
+  }
 
   #report(error: WslaneError): void {
     this.#host.logger.warn(error.message, {
@@ -397,4 +457,20 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       this.#host.logger.error('onError hook threw', { channel: this.id, cause: hookError });
     }
   }
+}
+
+/**
+ * `randomUUID()` returns a rope of about 20 concatenated pieces (~490 bytes held per id); reading
+ * one character flattens it in place to one 36-character string (~65 bytes).
+ */
+function flattened(id: string): string {
+  id.charCodeAt(0);
+  return id;
+}
+
+/** True when a socket read holds exactly one control frame (ping, pong, close) and nothing else. */
+function isLoneControlFrame(chunk: Buffer): boolean {
+  if (chunk.length < 2 || ((chunk[0] as number) & 0x08) === 0) return false;
+  const second = chunk[1] as number;
+  return chunk.length === 2 + (second & 0x80 ? 4 : 0) + (second & 0x7f);
 }

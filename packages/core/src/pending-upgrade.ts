@@ -4,8 +4,11 @@ import type { Duplex } from 'node:stream';
 import type { Channel } from './channel.js';
 import { ERROR_OUTCOMES, UpgradeRefusedError, type WslaneErrorCode } from './errors.js';
 import { type RefusalHeaders, writeRefusal } from './internal/http-refusal.js';
+import { monotonicNow } from './internal/monotonic.js';
 import type { TimedSubject } from './internal/shared-clock.js';
 import type { Route } from './route.js';
+
+const MAX_EARLY_BYTES = 64 * 1024;
 
 /** Response headers to add to the 101 (e.g. `Set-Cookie` from a session middleware). */
 export type UpgradeHeaders = RefusalHeaders;
@@ -39,14 +42,17 @@ export interface Admission {
 export class PendingUpgrade implements TimedSubject {
   readonly req: IncomingMessage;
   readonly socket: Duplex;
-  readonly head: Buffer;
-  readonly startedAt: number = Date.now();
+  /** Bytes of the upgraded stream read so far (the 'upgrade' event's head plus early bytes). */
+  head: Buffer;
+  readonly startedAt: number = monotonicNow();
   state: 'waiting' | 'upgrading' | 'done' = 'waiting';
   admission: Admission | undefined;
   /** Called once when the upgrade ends without a channel. */
   onAbandon: (() => void) | undefined;
   readonly #host: UpgradeHost;
   #response: ServerResponse | undefined;
+  #early: Buffer[] | undefined;
+  #earlyBytes = 0;
 
   constructor(host: UpgradeHost, req: IncomingMessage, socket: Duplex, head: Buffer) {
     this.#host = host;
@@ -124,6 +130,34 @@ export class PendingUpgrade implements TimedSubject {
     return response;
   }
 
+  /**
+   * Reads the socket while middleware decides, so a client that leaves (FIN) is noticed at once
+   * instead of getting a 101 it will never read. Bytes it sent early are kept for the handshake.
+   */
+  watch(): void {
+    if (this.#early !== undefined || this.state !== 'waiting') return;
+    this.#early = [];
+    this.socket.on('data', this.#onEarlyData);
+    this.socket.on('end', this.#onPeerEnd);
+    this.socket.resume();
+  }
+
+  /** @internal Stops reading; early bytes go into `head` (or back into the socket). */
+  unwatch(unshift: boolean): void {
+    const early = this.#early;
+    if (early === undefined) return;
+    this.#early = undefined;
+    this.socket.off('data', this.#onEarlyData);
+    this.socket.off('end', this.#onPeerEnd);
+    // Handed back paused, as the 'upgrade' event gave it; ws attaches its own reader at once, and
+    // a paused stream would not start for it.
+    if (unshift) this.socket.pause();
+    if (early.length === 0) return;
+    const bytes = Buffer.concat(early);
+    if (unshift) this.socket.unshift(bytes);
+    else this.head = Buffer.concat([this.head, bytes]);
+  }
+
   /** @internal Gives the socket back from the response; false when the response was sent. */
   detachResponse(): boolean {
     const response = this.#response;
@@ -136,6 +170,7 @@ export class PendingUpgrade implements TimedSubject {
 
   /** Lets go of the socket without answering it: another 'upgrade' listener may claim it. */
   release(): void {
+    this.unwatch(true);
     this.detachResponse();
     this.finish();
   }
@@ -174,6 +209,18 @@ export class PendingUpgrade implements TimedSubject {
     this.#host.settled(this, false);
     this.onAbandon?.();
   }
+
+  readonly #onEarlyData = (chunk: Buffer): void => {
+    this.#early?.push(chunk);
+    this.#earlyBytes += chunk.length;
+    // A client has no reason to send much before the 101: cap what waits here.
+    if (this.#earlyBytes > MAX_EARLY_BYTES) this.socket.destroy();
+  };
+
+  // The client half-closed before its upgrade was decided: it is gone.
+  readonly #onPeerEnd = (): void => {
+    this.socket.destroy();
+  };
 
   readonly #onSocketClose = (): void => {
     this.finish();

@@ -1,11 +1,12 @@
 import type { OverflowPolicy } from './config.js';
 import { BackpressureError, ChannelClosedError, WslaneError } from './errors.js';
 import { type LaneEntry, LaneQueue } from './internal/lane-queue.js';
+import { monotonicNow } from './internal/monotonic.js';
 import { quiet, quietReject } from './internal/settle.js';
 import { type StreamChunk, toStreamIterator, toStreamPayload } from './internal/stream-source.js';
-import { type Corkable, frameOptions, type LaneSocket } from './lane-socket.js';
+import { type Corkable, LaneOutput, type LaneSocket, type SharedFrame } from './lane-socket.js';
 
-export type { Corkable, LaneSocket, SendFrameOptions } from './lane-socket.js';
+export type { Corkable, LaneSocket, SendFrameOptions, SharedFrame } from './lane-socket.js';
 
 /** Size limits and overflow policy of one lane. */
 export interface WriterLimits {
@@ -34,6 +35,11 @@ export interface StreamOptions {
 const RESOLVED_TRUE = Promise.resolve(true);
 const RESOLVED_FALSE = Promise.resolve(false);
 
+/** A lane entry that may carry its whole frame, built once for many lanes (broadcast). */
+interface FramedEntry extends LaneEntry {
+  readonly shared: SharedFrame | undefined;
+}
+
 /**
  * The outbound lane of one channel: FIFO, bounded by bytes (lane + socket buffer), with an
  * overflow policy. Messages are handed to the socket in call order; a streamed message holds the
@@ -46,11 +52,8 @@ export class SerializedWriter {
   bytesOut = 0;
   /** Messages dropped by the overflow policy. */
   dropped = 0;
-  /** Last time (ms epoch) the socket flushed one of this lane's writes, or the lane went from empty to busy. */
-  lastProgressAt: number = Date.now();
-
   readonly #socket: LaneSocket;
-  readonly #corkable: Corkable | undefined;
+  readonly #output: LaneOutput;
   readonly #limits: WriterLimits;
   readonly #highWaterMark: number;
   readonly #hooks: WriterHooks;
@@ -58,14 +61,14 @@ export class SerializedWriter {
   #state: 'open' | 'ending' | 'closed' = 'open';
   #closedError: ChannelClosedError | undefined;
   #streaming = false;
-  #corked = false;
+  #lastProgressAt: number = monotonicNow();
   #progressWaiter: (() => void) | undefined;
   #activeIterator: ReturnType<typeof toStreamIterator> | undefined;
-  #emptyWaiters: (() => void)[] = [];
+  #emptyWaiters: (() => void)[] | undefined;
 
   constructor(socket: LaneSocket, limits: WriterLimits, hooks: WriterHooks, corkable?: Corkable) {
     this.#socket = socket;
-    this.#corkable = corkable;
+    this.#output = new LaneOutput(socket, corkable, this);
     this.#limits = limits;
     this.#highWaterMark = Math.max(1, limits.highWaterMark);
     this.#hooks = hooks;
@@ -73,7 +76,20 @@ export class SerializedWriter {
 
   /** Bytes waiting in the lane plus bytes in the socket's buffer. */
   get queuedBytes(): number {
-    return this.#lane.bytes + this.#socket.bufferedAmount;
+    return this.#lane.bytes + this.#output.bufferedAmount;
+  }
+
+  /**
+   * Last time (ms epoch) the socket reported a flush of this lane's writes, the lane went from
+   * empty to busy, or bytes started waiting in the socket.
+   */
+  get lastProgressAt(): number {
+    return Math.max(this.#lastProgressAt, this.#output.waitingSince);
+  }
+
+  /** True while nothing waits in the lane and no stream runs. */
+  get idle(): boolean {
+    return this.#isIdle();
   }
 
   /** True once the lane accepts nothing more (ending or closed). */
@@ -96,7 +112,7 @@ export class SerializedWriter {
     }
     return quiet(
       new Promise<boolean>((resolve, reject) => {
-        this.#append(data, binary, bytes, undefined, resolve, reject);
+        this.#append(data, binary, bytes, undefined, resolve, reject, undefined);
       }),
     );
   }
@@ -115,7 +131,37 @@ export class SerializedWriter {
       this.#write(data, binary, true, bytes);
       return 'written';
     }
-    this.#append(data, binary, bytes, undefined, undefined, undefined);
+    this.#append(data, binary, bytes, undefined, undefined, undefined, undefined);
+    return 'queued';
+  }
+
+  /**
+   * Like {@link offer} for a message framed once for many lanes: when the socket takes raw
+   * frames, the lane writes the shared frame itself (same place in the lane, same byte count);
+   * otherwise it sends the payload through the socket as usual.
+   */
+  offerShared(shared: SharedFrame): OfferResult {
+    const bytes = shared.data.length;
+    // The common case of a broadcast, with the socket's counters read once: an empty lane, room
+    // under highWaterMark and maxBufferedBytes, an open socket.
+    const buffered = this.#output.bufferedAmount;
+    if (
+      this.#state === 'open' &&
+      this.#lane.head === undefined &&
+      buffered < this.#highWaterMark &&
+      buffered + bytes <= this.#limits.maxBufferedBytes &&
+      this.#socketOpen()
+    ) {
+      this.#write(shared.data, shared.binary, true, bytes, shared);
+      return 'written';
+    }
+    const verdict = this.#admit(bytes);
+    if (verdict !== 'queued') return verdict;
+    if (this.#canWriteNow()) {
+      this.#write(shared.data, shared.binary, true, bytes, shared);
+      return 'written';
+    }
+    this.#append(shared.data, shared.binary, bytes, undefined, undefined, undefined, shared);
     return 'queued';
   }
 
@@ -132,7 +178,7 @@ export class SerializedWriter {
     return quiet(
       new Promise<void>((resolve, reject) => {
         const onDone = (): void => resolve();
-        const entry = this.#append(undefined, options.binary, 0, chunks, onDone, reject);
+        const entry = this.#append(undefined, options.binary, 0, chunks, onDone, reject, undefined);
         if (this.#lane.isOnly(entry)) this.#flush();
       }),
     );
@@ -144,8 +190,14 @@ export class SerializedWriter {
    */
   end(): Promise<void> {
     if (this.#state === 'open') this.#state = 'ending';
-    if (this.#state === 'closed' || this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+    if (this.#state === 'closed' || this.#isIdle()) {
+      this.#output.flushHeld();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#emptyWaiters ??= [];
+      this.#emptyWaiters.push(resolve);
+    });
   }
 
   /** Drops everything queued, rejecting the awaiting senders with `error`. Idempotent. */
@@ -153,6 +205,8 @@ export class SerializedWriter {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closedError = error;
+    // Handed over is handed over: a frame held for the end of the tick leaves before any close.
+    this.#output.flushHeld();
     let entry = this.#lane.takeAll();
     while (entry !== undefined) {
       entry.reject?.(error);
@@ -189,7 +243,7 @@ export class SerializedWriter {
       case 'drop-oldest':
         // Only lane bytes can be dropped (streams count 0): if the socket alone leaves no room,
         // dropping queued messages would lose them for nothing.
-        if (this.#socket.bufferedAmount + bytes > max) {
+        if (this.#output.bufferedAmount + bytes > max) {
           this.dropped++;
           return 'dropped';
         }
@@ -218,7 +272,20 @@ export class SerializedWriter {
   }
 
   #canWriteNow(): boolean {
-    return this.#lane.head === undefined && this.#socket.bufferedAmount < this.#highWaterMark;
+    return (
+      this.#lane.head === undefined &&
+      this.#output.bufferedAmount < this.#highWaterMark &&
+      this.#socketOpen()
+    );
+  }
+
+  /**
+   * A socket whose peer already closed takes no more data: what waits in the lane stays there
+   * until the channel aborts it, so no send resolves as handed over when it never can be.
+   */
+  #socketOpen(): boolean {
+    const state = this.#socket.readyState;
+    return state === undefined || state === 1;
   }
 
   #append(
@@ -228,39 +295,51 @@ export class SerializedWriter {
     source: LaneEntry['source'],
     resolve: LaneEntry['resolve'],
     reject: LaneEntry['reject'],
+    shared: SharedFrame | undefined,
   ): LaneEntry {
-    const entry: LaneEntry = { next: undefined, data, binary, bytes, source, resolve, reject };
-    if (this.#lane.append(entry)) this.lastProgressAt = Date.now();
+    const entry: FramedEntry = {
+      next: undefined,
+      data,
+      binary,
+      bytes,
+      source,
+      resolve,
+      reject,
+      shared,
+    };
+    if (this.#lane.append(entry)) this.#lastProgressAt = monotonicNow();
+    // It waits for the socket: the socket must say when it drains.
+    this.#output.expectProgress();
     return entry;
   }
 
-  #write(data: Buffer | string, binary: boolean, fin: boolean, bytes: number): void {
-    if (this.#corkable !== undefined && !this.#corked) {
-      // Everything written in this tick leaves as one socket write (writev).
-      this.#corked = true;
-      this.#corkable.cork();
-      process.nextTick(uncork, this);
-    }
-    this.#socket.send(data, frameOptions(binary, fin), this.#onWritten);
+  #write(
+    data: Buffer | string,
+    binary: boolean,
+    fin: boolean,
+    bytes: number,
+    shared?: SharedFrame,
+  ): void {
+    if (shared === undefined) this.#output.write(data, binary, fin);
+    else this.#output.writeShared(shared);
     this.bytesOut += bytes;
     if (fin) this.messagesOut++;
   }
 
-  /** @internal */
-  uncork(): void {
-    this.#corked = false;
-    this.#corkable?.uncork();
-  }
-
-  readonly #onWritten = (): void => {
-    this.lastProgressAt = Date.now();
+  /** @internal The socket flushed some of this lane's writes (LaneOutputHost). */
+  onSocketProgress(): void {
+    this.#lastProgressAt = monotonicNow();
     this.#wakeProgress();
     if (this.#lane.head !== undefined && !this.#streaming) this.#flush();
-  };
+  }
 
   #flush(): void {
     while (this.#lane.head !== undefined && !this.#streaming && this.#state !== 'closed') {
-      if (this.#socket.bufferedAmount >= this.#highWaterMark) return;
+      if (this.#output.bufferedAmount >= this.#highWaterMark) {
+        this.#output.expectProgress();
+        return;
+      }
+      if (!this.#socketOpen()) return;
       const entry = this.#lane.head;
       if (entry.source !== undefined) {
         this.#streaming = true;
@@ -268,7 +347,8 @@ export class SerializedWriter {
         return;
       }
       this.#lane.shift();
-      this.#write(entry.data as Buffer | string, entry.binary === true, true, entry.bytes);
+      const data = entry.data as Buffer | string;
+      this.#write(data, entry.binary === true, true, entry.bytes, (entry as FramedEntry).shared);
       entry.resolve?.(true);
     }
     if (this.#isIdle()) this.#notifyEmpty();
@@ -300,8 +380,9 @@ export class SerializedWriter {
       entry.reject?.(failure);
       if (wroteFrames) {
         // The peer holds half a message; no later data frame may follow it (RFC 6455 §5.4).
-        this.abort(this.#closed());
+        // The channel closes first, so what is queued behind is rejected with its close code.
         this.#hooks.onStreamBroken(failure);
+        this.abort(this.#closed());
       }
     } finally {
       this.#activeIterator = undefined;
@@ -316,12 +397,13 @@ export class SerializedWriter {
     fin: boolean,
     entry: LaneEntry,
   ): Promise<void> {
-    while (this.#socket.bufferedAmount >= this.#highWaterMark && this.#state !== 'closed') {
+    while (this.#output.bufferedAmount >= this.#highWaterMark && this.#state !== 'closed') {
+      this.#output.expectProgress();
       await new Promise<void>((resolve) => {
         this.#progressWaiter = resolve;
       });
     }
-    if (this.#state === 'closed') throw this.#closed();
+    if (this.#state === 'closed' || !this.#socketOpen()) throw this.#closed();
     const bytes = byteLengthOf(data);
     if (this.queuedBytes + bytes > this.#limits.maxBufferedBytes) {
       if (this.#limits.overflow === 'close') this.#hooks.onOverflow();
@@ -347,9 +429,11 @@ export class SerializedWriter {
   }
 
   #notifyEmpty(): void {
-    if (this.#emptyWaiters.length === 0) return;
+    if (this.#emptyWaiters === undefined) return;
+    // The waiters send the close frame next: what this tick held back goes first.
+    this.#output.flushHeld();
     const waiters = this.#emptyWaiters;
-    this.#emptyWaiters = [];
+    this.#emptyWaiters = undefined;
     for (const waiter of waiters) waiter();
   }
 
@@ -365,10 +449,6 @@ export class SerializedWriter {
 }
 
 function ignore(): void {}
-
-function uncork(writer: SerializedWriter): void {
-  writer.uncork();
-}
 
 function byteLengthOf(data: Buffer | string): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.length;

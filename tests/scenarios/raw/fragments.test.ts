@@ -54,7 +54,7 @@ describe('fragmented messages', () => {
     expect((await client.framesOf(OP.binary, 1))[0]?.payload.length).toBe(100);
     await client.write(fragmented(101, 1));
     expect(await client.closeCode()).toBe(1008);
-    expect(raw.probe.errors.map((e) => e.code)).toEqual(['WSLANE_PROTOCOL_ERROR']);
+    expect(raw.probe.errors.map((e) => e.code)).toEqual(['WSLANE_FRAME_LIMIT']);
     await expect.poll(() => raw.server.hub.stats().active).toBe(1);
     await raw.expectHealthy();
   });

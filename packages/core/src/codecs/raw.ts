@@ -43,8 +43,11 @@ function encodeRaw(message: RawOutboundMessage): EncodedFrame {
   );
 }
 
+/** The raw decoder keeps no state, so every channel shares this one (no object per channel). */
+const RAW_DECODER: FrameDecoder<RawMessage> = Object.freeze({ decode: decodeRaw });
+
 function createRawDecoder(): FrameDecoder<RawMessage> {
-  return { decode: decodeRaw };
+  return RAW_DECODER;
 }
 
 function decodeRaw(frame: Buffer, isBinary: boolean, emit: (message: RawMessage) => void): void {

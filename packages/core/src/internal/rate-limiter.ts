@@ -1,3 +1,5 @@
+import { monotonicNow } from './monotonic.js';
+
 /** Settings of a token bucket (the `limits.rateLimit` section when enabled). */
 export interface RateLimitSettings {
   readonly messages: number;
@@ -12,7 +14,7 @@ export class InboundRateLimiter {
   #tokens: number;
   #updatedAt: number;
 
-  constructor(settings: RateLimitSettings, now: number = Date.now()) {
+  constructor(settings: RateLimitSettings, now: number = monotonicNow()) {
     this.#capacity = settings.burst ?? settings.messages;
     this.#perMs = settings.messages / Math.max(1, settings.interval);
     this.#tokens = this.#capacity;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { monotonicNow } from './monotonic.js';
 import { SharedClock, type TimedSubject } from './shared-clock.js';
 
 const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
@@ -15,12 +16,15 @@ function subject(): TimedSubject & { calls: number[] } {
 
 describe('SharedClock', () => {
   let clock: SharedClock;
+  /** The monotonic clock's reading when the test started (deadlines use it, not Date). */
+  let t0: number;
 
   beforeEach(() => {
     vi.useFakeTimers({
-      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
       now: T0,
     });
+    t0 = monotonicNow();
     clock = new SharedClock();
   });
 
@@ -62,10 +66,10 @@ describe('SharedClock', () => {
     await vi.advanceTimersByTimeAsync(999);
     expect(a.calls).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
-    expect(a.calls).toEqual([T0 + 1000]);
-    expect(b.calls).toEqual([T0 + 1000]);
+    expect(a.calls).toEqual([t0 + 1000]);
+    expect(b.calls).toEqual([t0 + 1000]);
     await vi.advanceTimersByTimeAsync(2000);
-    expect(a.calls).toEqual([T0 + 1000, T0 + 2000, T0 + 3000]);
+    expect(a.calls).toEqual([t0 + 1000, t0 + 2000, t0 + 3000]);
     expect(b.calls).toHaveLength(3);
   });
 
@@ -92,7 +96,7 @@ describe('SharedClock', () => {
     await vi.advanceTimersByTimeAsync(19);
     expect(a.calls).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(1);
-    expect(a.calls).toEqual([T0 + 20]);
+    expect(a.calls).toEqual([t0 + 20]);
     await vi.advanceTimersByTimeAsync(100);
     expect(a.calls).toHaveLength(6);
   });
@@ -103,7 +107,7 @@ describe('SharedClock', () => {
     clock.fitTo(500);
     expect(vi.getTimerCount()).toBe(1);
     await vi.advanceTimersByTimeAsync(50);
-    expect(a.calls).toEqual([T0 + 50]);
+    expect(a.calls).toEqual([t0 + 50]);
   });
 
   it('never lengthens the tick', async () => {

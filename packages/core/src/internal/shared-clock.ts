@@ -1,3 +1,5 @@
+import { monotonicNow } from './monotonic.js';
+
 /** Something with deadlines the shared clock checks on every tick. */
 export interface TimedSubject {
   checkDeadlines(now: number): void;
@@ -60,7 +62,7 @@ export class SharedClock {
   }
 
   readonly #sweep = (): void => {
-    const now = Date.now();
+    const now = monotonicNow();
     for (const subject of this.#subjects) subject.checkDeadlines(now);
   };
 }

@@ -10,8 +10,8 @@ const TOO_BIG: WsErrorMeaning = { code: 'WSLANE_MESSAGE_TOO_BIG', closeCode: 100
 const MEANINGS: Readonly<Record<string, WsErrorMeaning>> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: TOO_BIG,
   WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: TOO_BIG,
-  WS_ERR_INVALID_UTF8: { code: 'WSLANE_PROTOCOL_ERROR', closeCode: 1007 },
-  WS_ERR_TOO_MANY_BUFFERED_PARTS: { code: 'WSLANE_PROTOCOL_ERROR', closeCode: 1008 },
+  WS_ERR_INVALID_UTF8: { code: 'WSLANE_CODEC_DECODE', closeCode: 1007 },
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: { code: 'WSLANE_FRAME_LIMIT', closeCode: 1008 },
 };
 const PROTOCOL_ERROR: WsErrorMeaning = { code: 'WSLANE_PROTOCOL_ERROR', closeCode: 1002 };
 

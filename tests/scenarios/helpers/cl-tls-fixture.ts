@@ -1,0 +1,24 @@
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost (valid until 2126) and its key, made
+ * with openssl for the TLS case of CL-06 only. Never use it anywhere else.
+ */
+export const TLS_FIXTURE = {
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgYYNhmrAtQkIBRIYI
+qEEvZ09D+YZ7GaXVXpYN1TBiMk2hRANCAAQTPDEOJyYqKGUimksgVPGD87/Dt009
+YGmmGYRZNKKR0bRp2NI0z2l1/GvijwbeObF1kPiFV+7cfJYVKVjvdn7J
+-----END PRIVATE KEY-----
+`,
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBmjCCAUGgAwIBAgIUbhSF12v1nz+Pj6Pr7KhBKD3UcPAwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMTE4MzgyNloYDzIxMjYxMDI4
+MTgzODI2WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQTPDEOJyYqKGUimksgVPGD87/Dt009YGmmGYRZNKKR0bRp2NI0z2l1
+/GvijwbeObF1kPiFV+7cfJYVKVjvdn7Jo28wbTAdBgNVHQ4EFgQUskbeKSt0kpxs
+TF5iXj8Wf9SchHcwHwYDVR0jBBgwFoAUskbeKSt0kpxsTF5iXj8Wf9SchHcwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI
+zj0EAwIDRwAwRAIgZLE3ahsu1m+Wcoud50lrgapXHLB6NOCmfhq6uYyif88CIGzK
+A8SqFLIKDQpHsBLLF/j7zw9eFHLFCKk6WwraJ0qD
+-----END CERTIFICATE-----
+`,
+} as const;
