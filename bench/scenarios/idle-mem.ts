@@ -1,0 +1,70 @@
+import { pause, waitUntil } from '../harness/clock.js';
+import { ALL_BUT_PREFRAMED, type Scenario } from './scenario.js';
+
+const KIB = 1024;
+const WARMUP_CONNECTIONS = 50;
+const YOUNG_GENERATION_MIB = 32;
+
+/** Idle memory: thousands of open connections doing nothing, heartbeat on. */
+export const idleMemScenario: Scenario = {
+  name: 'idle-mem',
+  title: 'Idle memory',
+  description:
+    'Idle connections with the heartbeat on; server RSS and V8 heap per connection after a full GC, against the same server before they connected.',
+  targets: ALL_BUT_PREFRAMED,
+  clientProcesses: 2,
+  // The young generation at its default maximum from the start, and touched before the baseline:
+  // V8 grows it (to 2 × 16 MiB) under the allocation burst of thousands of handshakes, and that
+  // one-off growth would otherwise pose as memory per connection.
+  serverNodeFlags: ['--min-semi-space-size=16', '--max-semi-space-size=16'],
+  metrics: [
+    {
+      key: 'rssPerConn',
+      label: 'RSS KiB/conn',
+      digits: 2,
+      better: 'lower',
+      ratio: true,
+      primary: true,
+    },
+    { key: 'heapPerConn', label: 'heap KiB/conn', digits: 2, better: 'lower', ratio: true },
+    { key: 'externalPerConn', label: 'external KiB/conn', digits: 2, better: 'lower' },
+  ],
+  async run({ server, clients, clientTarget, profile }) {
+    const { connections, settleMs } = profile.idleMem;
+    // One round of connections first, so code and lazily built state are not counted per connection.
+    const warmup = clients.split(WARMUP_CONNECTIONS);
+    await clients.all('open', (i) => ({
+      target: clientTarget,
+      path: '/echo',
+      count: warmup[i] ?? 0,
+    }));
+    await clients.all('closeAll', null);
+    await waitUntil(async () => (await server.request('openConnections', null)) === 0, 10_000);
+    const before = await server.request('churnHeap', { megabytes: YOUNG_GENERATION_MIB * 2 });
+    const counts = clients.split(connections);
+    const opened = await clients.all(
+      'open',
+      (index) => ({ target: clientTarget, path: '/echo', count: counts[index] ?? 0, raw: true }),
+      120_000,
+    );
+    const total = opened.reduce((sum, count) => sum + count, 0);
+    if (total !== connections) throw new Error(`only ${total} of ${connections} connected`);
+    const all = await waitUntil(
+      async () => (await server.request('openConnections', null)) === connections,
+      15_000,
+    );
+    if (!all) throw new Error(`the server never counted ${connections} connections`);
+    await pause(settleMs);
+    const after = await server.request('gc', null);
+    return [
+      {
+        variant: `${connections.toLocaleString('en-US')} connections`,
+        metrics: {
+          rssPerConn: (after.rss - before.rss) / connections / KIB,
+          heapPerConn: (after.heapUsed - before.heapUsed) / connections / KIB,
+          externalPerConn: (after.external - before.external) / connections / KIB,
+        },
+      },
+    ];
+  },
+};
