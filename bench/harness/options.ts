@@ -21,10 +21,12 @@ export interface BenchOptions {
   /** Also write BENCHMARKS.md's generated section and docs/bench-cpu.svg. */
   readonly publish: boolean;
   readonly outDir: string;
+  /** Report a saved run (its results JSON) instead of measuring. */
+  readonly from: string | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--scenario <name>[,<name>]] [--target <name>[,<name>]]
-                           [--runs <n>] [--publish] [--out <dir>]
+                           [--runs <n>] [--publish] [--out <dir>] [--from <results.json>]
 scenarios: ${SCENARIO_NAMES.join(', ')}`;
 
 /**
@@ -37,6 +39,7 @@ export function parseBenchOptions(argv: readonly string[], defaultOutDir: string
   let publish = false;
   let runs: number | undefined;
   let outDir = defaultOutDir;
+  let from: string | undefined;
   const scenarios: ScenarioName[] = [];
   const targets: TargetName[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -60,6 +63,9 @@ export function parseBenchOptions(argv: readonly string[], defaultOutDir: string
         break;
       case '--out':
         outDir = value();
+        break;
+      case '--from':
+        from = value();
         break;
       case '--scenario':
         for (const name of value().split(',')) {
@@ -86,5 +92,6 @@ export function parseBenchOptions(argv: readonly string[], defaultOutDir: string
     targets,
     publish,
     outDir,
+    from,
   };
 }

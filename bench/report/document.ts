@@ -1,5 +1,4 @@
-import type { MachineInfo } from '../harness/machine.js';
-import type { RunFailure } from '../harness/runner.js';
+import type { BenchRun } from '../harness/bench-run.js';
 import { BASELINE_TARGET, targetInfo } from '../harness/target-list.js';
 import type { Scenario } from '../scenarios/scenario.js';
 import type { ChartPanel } from './chart.js';
@@ -7,21 +6,13 @@ import type { TargetCheck } from './checks.js';
 import type { SummaryRow } from './summary.js';
 import { renderScenarioTables, renderTable } from './tables.js';
 
-/** Everything one report is made of. */
-export interface ReportInput {
-  readonly command: string;
-  readonly startedAt: string;
-  readonly durationSeconds: number;
-  readonly runs: number;
-  readonly machine: MachineInfo;
+/** Everything one report is made of: the run and what was made of it. */
+export interface ReportInput extends Omit<BenchRun, 'scenarios' | 'records'> {
   readonly scenarios: readonly Scenario[];
   readonly rows: readonly SummaryRow[];
   readonly checks: readonly TargetCheck[];
-  readonly failures: readonly RunFailure[];
   /** Where the chart is, relative to the document. */
   readonly chartPath: string;
-  /** 1-minute load average when the run started and when it ended (other work on the machine). */
-  readonly load: readonly [number, number];
 }
 
 /** The Markdown report: machine, command, one table per scenario variant, the targets, the chart. */

@@ -218,6 +218,9 @@ export class LaneOutput {
 
   /** A zero-length write behind the bytes waiting: its callback says they were flushed. */
   #probe(): void {
+    // Past OPEN nobody waits on the lane any more, and ws may have ended the socket: a write
+    // after its end would be an error.
+    if (this.#socket.readyState !== 1) return;
     if (this.#probes++ === 0) this.waitingSince = monotonicNow();
     this.#raw?.write?.(EMPTY, this.#callback());
   }

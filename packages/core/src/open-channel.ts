@@ -22,6 +22,14 @@ import { applyDeadline, checkDeadlines } from './timeout-policy.js';
 
 const WS_OPEN = 1;
 
+/** Where a channel's ws and TCP socket point back to it, for the listeners every channel shares. */
+const OWNER: unique symbol = Symbol('wslane.channel');
+
+interface Owned {
+  // biome-ignore lint/suspicious/noExplicitAny: the socket of a channel of any route.
+  [OWNER]?: OpenChannel<any, any, any> | undefined;
+}
+
 /**
  * The runtime of one connection: wires a `ws` socket to its lane, its decoder, its handlers and
  * its deadlines. Created by the hub once the handshake is done.
@@ -79,14 +87,17 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#intake = new FrameIntake(init.route.codec.createDecoder() as FrameDecoder<TIn>, this);
     const { limits, concurrency } = init.config;
     this.#inbound = new InboundDispatcher(this, limits.inboundQueue, concurrency);
-    init.ws.on('message', this.#onMessage);
-    init.ws.on('pong', this.#onLife);
-    init.ws.on('ping', this.#onLife);
-    init.ws.on('error', this.#onError);
-    init.ws.on('close', this.#onClose);
+    // Listeners shared by every channel find theirs through the socket: no closure per event.
+    (init.ws as Owned)[OWNER] = this;
+    init.ws.on('message', OpenChannel.#wsMessage);
+    init.ws.on('pong', OpenChannel.#wsLife);
+    init.ws.on('ping', OpenChannel.#wsLife);
+    init.ws.on('error', OpenChannel.#wsError);
+    init.ws.on('close', OpenChannel.#wsClose);
     // Bytes of a message still arriving prove life too (ws reports only whole messages).
     this.#socket = init.socket;
-    init.socket.on('data', this.#onBytes);
+    (init.socket as Owned)[OWNER] = this;
+    init.socket.on('data', OpenChannel.#socketData);
   }
 
   /** For the deadline check: our own inbound backpressure paused the socket's reads. */
@@ -319,7 +330,35 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return this.#closed;
   }
 
-  readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
+  static readonly #wsMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void {
+    const channel = (this as Owned)[OWNER];
+    if (channel !== undefined) channel.#onMessage(data, isBinary);
+  };
+
+  static readonly #wsLife = function (this: WebSocket): void {
+    const channel = (this as Owned)[OWNER];
+    if (channel !== undefined) channel.#onLife();
+  };
+
+  static readonly #wsError = function (this: WebSocket, error: Error): void {
+    const channel = (this as Owned)[OWNER];
+    if (channel !== undefined) channel.#onError(error);
+  };
+
+  static readonly #wsClose = function (this: WebSocket, code: number, reason: Buffer): void {
+    const channel = (this as Owned)[OWNER];
+    if (channel !== undefined) channel.#onClose(code, reason);
+  };
+
+  static readonly #socketData = function (
+    this: ChannelInit<unknown>['socket'],
+    chunk: Buffer,
+  ): void {
+    const channel = (this as Owned)[OWNER];
+    if (channel !== undefined) channel.#onBytes(chunk);
+  };
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
     const now = monotonicNow();
     this.lastInboundAt = now;
     this.lastDataAt = now;
@@ -327,7 +366,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.state !== 'open') return;
     this.#intake.receive(data, isBinary, now);
     this.#inbound.drain();
-  };
+  }
 
   /** IntakeTarget: a decoded message (or a decode failure the route handles itself). */
   accept(item: TIn | InvalidMessage): void {
@@ -339,24 +378,24 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return this.route.onInvalidMessage !== undefined;
   }
 
-  readonly #onBytes = (chunk: Buffer): void => {
+  #onBytes(chunk: Buffer): void {
     const now = monotonicNow();
     this.lastInboundAt = now;
     this.#pingAt = 0;
     // Anything but a lone ping or pong is (part of) a data message: idle restarts too.
     if (!isLoneControlFrame(chunk)) this.lastDataAt = now;
-  };
+  }
 
   #toEpoch(monotonic: number): number {
     return monotonic === 0 ? 0 : Math.round(this.#openedEpoch + (monotonic - this.openedAt));
   }
 
-  readonly #onLife = (): void => {
+  #onLife(): void {
     this.lastInboundAt = monotonicNow();
     this.#pingAt = 0;
-  };
+  }
 
-  readonly #onError = (error: Error): void => {
+  #onError(error: Error): void {
     // ws closes the connection itself (1002, 1007, 1008, 1009) and reports why here.
     if (this.state === 'closed') return;
     const { code, closeCode } = toWsErrorMeaning(error);
@@ -364,26 +403,27 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#inbound.discard();
     this.#beginClosing(closeCode, '');
     this.#writer.abort(this.#closedError());
-  };
+  }
 
-  readonly #onClose = (code: number, reason: Buffer): void => {
+  #onClose(code: number, reason: Buffer): void {
     // The first close wins: a peer's code counts only when the peer started it.
     if (this.state === 'open') this.#beginClosing(code, reason.toString());
     this.state = 'closed';
     this.#writer.abort(this.#closedError());
     this.#intake.reset();
-    this.#ws.off('message', this.#onMessage);
-    this.#ws.off('pong', this.#onLife);
-    this.#ws.off('ping', this.#onLife);
-    this.#ws.off('close', this.#onClose);
-    this.#socket.off('data', this.#onBytes);
+    this.#ws.off('message', OpenChannel.#wsMessage);
+    this.#ws.off('pong', OpenChannel.#wsLife);
+    this.#ws.off('ping', OpenChannel.#wsLife);
+    this.#ws.off('close', OpenChannel.#wsClose);
+    this.#socket.off('data', OpenChannel.#socketData);
+    (this.#socket as Owned)[OWNER] = undefined;
     this.#wireCode = code;
     this.#wireReason = reason.toString();
     // The 'error' listener stays: a late socket error must not become an uncaught exception.
     this.#host.release(this);
     this.#resolveClosed?.();
     this.onIdle();
-  };
+  }
 
   // Methods, not arrow fields: a closure per channel for calls most channels never make.
   #onOpened(): void {
