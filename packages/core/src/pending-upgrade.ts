@@ -122,13 +122,16 @@ export class PendingUpgrade implements TimedSubject {
     const response = new ServerResponse(this.req);
     response.assignSocket(this.socket as Socket);
     response.shouldKeepAlive = false;
-    response.once('finish', () => {
-      this.socket.end(() => this.socket.destroy());
-      this.finish();
-    });
+    response.once('finish', this.#onResponseFinish);
     this.#response = response;
     return response;
   }
+
+  /** The framework answered instead of upgrading: the refusal is written, the socket ends. */
+  readonly #onResponseFinish = (): void => {
+    this.socket.end(() => this.socket.destroy());
+    this.finish();
+  };
 
   /**
    * Reads the socket while middleware decides, so a client that leaves (FIN) is noticed at once
@@ -163,8 +166,13 @@ export class PendingUpgrade implements TimedSubject {
     const response = this.#response;
     if (response === undefined) return true;
     if (response.headersSent) return false;
+    response.off('finish', this.#onResponseFinish);
     response.detachSocket(this.socket as Socket);
     this.#response = undefined;
+    // The HTTP exchange is over: whoever waits for this response to finish (Koa's and Express's
+    // on-finished listeners sit on the socket) lets go now, instead of keeping the request,
+    // the response and the framework's context alive for the WebSocket's whole life.
+    response.emit('finish');
     return true;
   }
 
