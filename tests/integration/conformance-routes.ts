@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type Channel,
   createRoute,
@@ -92,7 +93,7 @@ export function createConformanceRoutes(hub: () => Hub): ConformanceRoutes {
       name: 'slow-open',
       onOpen: async (c) => {
         // A slow lookup before the channel is ready: early messages must wait, not vanish.
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await delay(100);
         await c.send('ready');
       },
       onMessage: (m, c) => c.send(m),

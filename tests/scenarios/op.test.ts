@@ -1,5 +1,6 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { connect as connectTcp } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { connect, withTimeout } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
@@ -245,7 +246,8 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
     for (let i = 0; i < 300; i++) {
       await client.send(`t${i}`);
       if (i === 150) gate.resolve();
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      // Traffic shaping: the client trickles its messages, 1 ms apart.
+      await delay(1);
     }
     await expect.poll(() => handled.length).toBe(300);
     expect(handled).toEqual(Array.from({ length: 300 }, (_, i) => `t${i}`));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Channel, ChannelClosedError, type Codec, json, WslaneError } from '@wslane/core';
 import { withTimeout } from '@wslane/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -40,7 +41,7 @@ function shape(next: () => number): Promise<void> | undefined {
   if (roll < 0.45) return Promise.resolve();
   if (roll < 0.98) return new Promise((resolve) => setImmediate(resolve));
   // Timers are 2 % of the pauses: at 1–2 ms each, more would not fit the 5 s test budget.
-  return new Promise((resolve) => setTimeout(resolve, Math.floor(next() * 3)));
+  return delay(Math.floor(next() * 3));
 }
 
 /** Payload `i` of producer `p`: 10 B to 64 KiB (mostly small), its bytes derived from (p, i). */
@@ -158,7 +159,7 @@ describe('WR: concurrent writes and ordering', () => {
     async function* slowStream() {
       for (const chunk of chunks) {
         // The source takes its time, so the heartbeat timer and the producers run meanwhile.
-        await new Promise((resolve) => setTimeout(resolve, 2));
+        await delay(2);
         yield chunk;
       }
     }
