@@ -8,37 +8,40 @@ export class InvalidMessage {
   constructor(readonly error: DecodeError) {}
 }
 
-/** Where the intake puts messages and reports failures. */
-export interface IntakeTarget<TIn> {
+/** The channel an intake decodes for: its settings, and where failures are reported. */
+export interface IntakeTarget {
   readonly config: ChannelConfig;
   /** The route handles undecodable messages itself (`onInvalidMessage`). */
   readonly keepsInvalidMessages: boolean;
-  accept(item: TIn | InvalidMessage): void;
   fail(error: WslaneError, closeCode: number, reason: string): void;
 }
 
 /**
  * The decode side of one channel: rate limit, codec decoder and decode failures, turning each
- * inbound frame into zero or more messages for the dispatcher. Keeps the inbound counters.
+ * inbound frame into zero or more messages for {@link accept}. Keeps the inbound counters. The
+ * channel's InboundDispatcher extends it, so a channel's inbound side is one object.
  */
-export class FrameIntake<TIn> {
+export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarget> {
   messagesIn = 0;
   bytesIn = 0;
   /** Frames dropped by the rate limit (action `drop`). */
   droppedIn = 0;
   lastMessageAt = 0;
+  protected readonly target: TTarget;
   readonly #decoder: FrameDecoder<TIn>;
   readonly #rateLimiter: InboundRateLimiter | undefined;
-  readonly #target: IntakeTarget<TIn>;
   /** The decoder's emit callback, created with the first frame: an idle channel holds none. */
   #emit: ((message: TIn) => void) | undefined;
 
-  constructor(decoder: FrameDecoder<TIn>, target: IntakeTarget<TIn>) {
+  constructor(decoder: FrameDecoder<TIn>, target: TTarget) {
     this.#decoder = decoder;
-    this.#target = target;
+    this.target = target;
     const rateLimit = target.config.limits.rateLimit;
     this.#rateLimiter = rateLimit === false ? undefined : new InboundRateLimiter(rateLimit);
   }
+
+  /** A decoded message, or a decode failure the route handles itself, in arrival order. */
+  protected abstract accept(item: TIn | InvalidMessage): void;
 
   /** One inbound data frame. */
   receive(data: Buffer, isBinary: boolean, now: number): void {
@@ -63,7 +66,7 @@ export class FrameIntake<TIn> {
   #emitter(): (message: TIn) => void {
     this.#emit ??= (message: TIn): void => {
       this.messagesIn++;
-      this.#target.accept(message);
+      this.accept(message);
     };
     return this.#emit;
   }
@@ -73,20 +76,20 @@ export class FrameIntake<TIn> {
       error instanceof DecodeError
         ? error
         : new DecodeError('WSLANE_CODEC_DECODE', 'message could not be decoded', { cause: error });
-    if (failure.code === 'WSLANE_CODEC_DECODE' && this.#target.keepsInvalidMessages) {
-      this.#target.accept(new InvalidMessage(failure));
+    if (failure.code === 'WSLANE_CODEC_DECODE' && this.target.keepsInvalidMessages) {
+      this.accept(new InvalidMessage(failure));
       return;
     }
-    this.#target.fail(failure, ERROR_OUTCOMES[failure.code].close as number, failure.message);
+    this.target.fail(failure, ERROR_OUTCOMES[failure.code].close as number, failure.message);
   }
 
   #onRateLimited(): void {
-    const limit = this.#target.config.limits.rateLimit;
+    const limit = this.target.config.limits.rateLimit;
     if (limit !== false && limit.action === 'drop') {
       this.droppedIn++;
       return;
     }
     const error = new WslaneError('WSLANE_RATE_LIMITED', 'inbound message rate over the limit');
-    this.#target.fail(error, this.#target.config.closeCodes.rateLimit, 'rate limit exceeded');
+    this.target.fail(error, this.target.config.closeCodes.rateLimit, 'rate limit exceeded');
   }
 }

@@ -1,8 +1,9 @@
+import { FrameIntake, type IntakeTarget, type InvalidMessage } from './frame-intake.js';
 import { Deque } from './internal/deque.js';
 import { isThenable } from './internal/settle.js';
 
 /** What the dispatcher drives: the handler calls and the socket's read side of one channel. */
-export interface DispatchTarget<TItem> {
+export interface DispatchTarget<TItem> extends IntakeTarget {
   /** Calls the handler for one item; a returned thenable keeps its slot until it settles. */
   deliver(item: TItem): unknown;
   /** A handler threw or rejected. */
@@ -15,92 +16,93 @@ export interface DispatchTarget<TItem> {
   onIdle(): void;
 }
 
+/** Dispatcher state bits. */
+const READY = 1;
+const DISCARDING = 2;
+const PAUSED = 4;
+
 /**
- * The inbound side of one channel: a bounded queue of decoded messages, handed to the handler one
- * at a time (or `concurrency` at a time) in arrival order, held until the channel is ready
- * (`onOpen` done). A full queue pauses the socket's reads instead of buffering more.
+ * The inbound side of one channel: what its {@link FrameIntake} decodes goes into a bounded queue
+ * (`limits.inboundQueue`), handed to the handler one at a time (or `concurrency` at a time) in
+ * arrival order, held until the channel is ready (`onOpen` done). A full queue pauses the
+ * socket's reads instead of buffering more.
  */
-export class InboundDispatcher<TItem> {
+export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn | InvalidMessage>> {
   /** Created with the first message: an idle channel holds no queue. */
-  #queue: Deque<TItem> | undefined;
-  readonly #target: DispatchTarget<TItem>;
-  readonly #limit: number;
-  readonly #concurrency: number;
-  #ready = false;
-  #discarding = false;
+  #queue: Deque<TIn | InvalidMessage> | undefined;
+  #flags = 0;
   #running = 0;
-  #paused = false;
   /** Settle callbacks of async handlers, created with the first one. */
   #settled: (() => void) | undefined;
   #failed: ((error: unknown) => void) | undefined;
 
-  constructor(target: DispatchTarget<TItem>, limit: number, concurrency: number) {
-    this.#target = target;
-    this.#limit = limit;
-    this.#concurrency = concurrency;
-  }
-
   /** Reads are paused by this queue's own backpressure. */
   get paused(): boolean {
-    return this.#paused;
+    return (this.#flags & PAUSED) !== 0;
   }
 
   /** True when nothing is queued (or deliverable) and no handler call is running. */
   get idle(): boolean {
     return (
-      this.#running === 0 && (this.#queue === undefined || this.#queue.length === 0 || !this.#ready)
+      this.#running === 0 &&
+      (this.#queue === undefined || this.#queue.length === 0 || (this.#flags & READY) === 0)
     );
   }
 
-  push(item: TItem): void {
-    if (this.#discarding) return;
-    this.#queue ??= new Deque<TItem>();
+  protected accept(item: TIn | InvalidMessage): void {
+    if (this.#flags & DISCARDING) return;
+    this.#queue ??= new Deque();
     this.#queue.push(item);
-    if (!this.#paused && this.#queue.length >= this.#limit) {
+    if ((this.#flags & PAUSED) === 0 && this.#queue.length >= this.#limit) {
       // TCP backpressure instead of buffering: the peer's sends stall in its own kernel.
-      this.#paused = true;
-      this.#target.pauseReads();
+      this.#flags |= PAUSED;
+      this.target.pauseReads();
     }
   }
 
   /** The channel is ready (`onOpen` done): start delivering. */
   start(): void {
-    this.#ready = true;
+    this.#flags |= READY;
     this.drain();
   }
 
   /** Drops what is queued and everything that arrives later (error closes). */
   discard(): void {
-    this.#discarding = true;
+    this.#flags |= DISCARDING;
     this.#queue = undefined;
   }
 
   drain(): void {
     const queue = this.#queue;
+    const concurrency = this.target.config.concurrency;
     while (
       queue !== undefined &&
-      this.#ready &&
-      this.#running < this.#concurrency &&
+      this.#flags & READY &&
+      this.#running < concurrency &&
       queue.length > 0
     ) {
-      const item = queue.shift() as TItem;
+      const item = queue.shift() as TIn | InvalidMessage;
       this.#running++;
       let result: unknown;
       try {
-        result = this.#target.deliver(item);
+        result = this.target.deliver(item);
       } catch (error) {
         this.#running--;
-        this.#target.onHandlerFailed(error);
+        this.target.onHandlerFailed(error);
         return;
       }
       if (isThenable(result)) result.then(this.#onSettled(), this.#onFailed());
       else this.#running--;
     }
-    if (this.#paused && (queue === undefined || queue.length <= this.#limit >> 1)) {
-      this.#paused = false;
-      this.#target.resumeReads();
+    if (this.#flags & PAUSED && (queue === undefined || queue.length <= this.#limit >> 1)) {
+      this.#flags &= ~PAUSED;
+      this.target.resumeReads();
     }
-    if (this.idle) this.#target.onIdle();
+    if (this.idle) this.target.onIdle();
+  }
+
+  get #limit(): number {
+    return this.target.config.limits.inboundQueue;
   }
 
   #onSettled(): () => void {
@@ -114,7 +116,7 @@ export class InboundDispatcher<TItem> {
   #onFailed(): (error: unknown) => void {
     this.#failed ??= (error: unknown) => {
       this.#running--;
-      this.#target.onHandlerFailed(error);
+      this.target.onHandlerFailed(error);
     };
     return this.#failed;
   }

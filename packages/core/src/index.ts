@@ -26,6 +26,7 @@ export type {
   SizeInput,
 } from './config.js';
 export { hubConfigSchema, loadConfig, parseConfig, resolveChannelConfig } from './config.js';
+export { EMPTY_CONTEXT } from './empty-context.js';
 export type {
   ConfigIssue,
   ErrorOutcome,

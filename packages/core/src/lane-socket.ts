@@ -89,68 +89,68 @@ export function toSharedFrame(data: Buffer, binary: boolean): SharedFrame {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Who a {@link LaneOutput} tells that the socket flushed (the lane). */
-export interface LaneOutputHost {
-  onSocketProgress(): void;
-}
+/** {@link LaneOutput} state bits. */
+const TRACKED = 1;
+const CORKED = 2;
+const SCHEDULED = 4;
+/** Someone waits for the socket to drain (a queued entry, a stream's next frame). */
+const EXPECTING = 8;
 
 /**
- * How a lane's writes reach its socket. Writes of one tick leave as one socket write: the socket
- * is corked on the first write and uncorked once at the end of the tick (one `nextTick` for all
- * lanes). A lone shared frame (a broadcast) needs no cork: it is held to the end of the tick and
- * written as it is. With a raw socket (`Corkable.write`) no write carries a callback: when bytes
- * stay in the socket after a tick, a zero-length write behind them reports when they are flushed,
- * so a healthy socket costs no callback at all. Without one, every write reports back (tests'
- * fake sockets).
+ * How a lane's writes reach its socket; the lane (SerializedWriter) extends it, so a channel's
+ * outbound side is one object. Writes of one tick leave as one socket write: the socket is corked
+ * on the first write and uncorked once at the end of the tick (one `nextTick` for all lanes). A
+ * lone shared frame (a broadcast) needs no cork: it is held to the end of the tick and written as
+ * it is. With a raw socket (`Corkable.write`) no write carries a callback: when bytes stay in the
+ * socket after a tick, a zero-length write behind them reports when they are flushed, so a
+ * healthy socket costs no callback at all. Without one, every write reports back (tests' fake
+ * sockets).
  */
-export class LaneOutput {
+export abstract class LaneOutput {
   /** When bytes started waiting in the socket while none had been (monotonic ms); 0 = never. */
-  waitingSince = 0;
-  readonly #socket: LaneSocket;
+  protected waitingSince = 0;
+  protected readonly socket: LaneSocket;
   readonly #raw: Corkable | undefined;
-  readonly #tracked: boolean;
-  readonly #host: LaneOutputHost;
+  #flags: number;
   /** The callback of writes and probes, created with the first one that needs it. */
   #onProgress: (() => void) | undefined;
   #held: Buffer | undefined;
-  #corked = false;
-  #scheduled = false;
   #probes = 0;
-  /** Someone waits for the socket to drain (a queued entry, a stream's next frame). */
-  #expecting = false;
 
-  constructor(socket: LaneSocket, raw: Corkable | undefined, host: LaneOutputHost) {
-    this.#socket = socket;
+  constructor(socket: LaneSocket, raw: Corkable | undefined) {
+    this.socket = socket;
     this.#raw = raw;
-    this.#tracked = raw?.write !== undefined;
-    this.#host = host;
+    this.#flags = raw?.write === undefined ? 0 : TRACKED;
   }
 
+  /** The socket flushed some of this lane's writes (or took them all at once). */
+  protected abstract onSocketProgress(): void;
+
   /** Bytes handed over and not yet flushed to the kernel (a held frame included). */
-  get bufferedAmount(): number {
+  protected get bufferedAmount(): number {
     const held = this.#held;
     return held === undefined
-      ? this.#socket.bufferedAmount
-      : this.#socket.bufferedAmount + held.length;
+      ? this.socket.bufferedAmount
+      : this.socket.bufferedAmount + held.length;
   }
 
   /** One frame of a message, framed by ws. */
-  write(data: Buffer | string, binary: boolean, fin: boolean): void {
+  protected sendFrame(data: Buffer | string, binary: boolean, fin: boolean): void {
     this.#cork();
-    this.#socket.send(
+    this.socket.send(
       data,
       frameOptions(binary, fin),
-      this.#tracked ? undefined : this.#callback(),
+      this.#flags & TRACKED ? undefined : this.#callback(),
     );
   }
 
   /** A message framed once for many lanes: its frame goes to the socket as it is. */
-  writeShared(shared: SharedFrame): void {
+  protected sendShared(shared: SharedFrame): void {
     const raw = this.#raw;
     // After ws sent its close frame its send refuses data; a raw frame would follow the close.
-    if (!this.#tracked || raw === undefined || this.#socket.readyState !== 1) {
-      this.write(shared.data, shared.binary, true);
-    } else if (this.#corked) {
+    if ((this.#flags & TRACKED) === 0 || raw === undefined || this.socket.readyState !== 1) {
+      this.sendFrame(shared.data, shared.binary, true);
+    } else if (this.#flags & CORKED) {
       raw.write?.(shared.frame);
     } else if (this.#held === undefined) {
       this.#held = shared.frame;
@@ -162,45 +162,43 @@ export class LaneOutput {
   }
 
   /** Something waits for the socket to drain: make sure the next flush will be reported. */
-  expectProgress(): void {
-    if (!this.#tracked) return;
-    this.#expecting = true;
+  protected expectProgress(): void {
+    if ((this.#flags & TRACKED) === 0) return;
+    this.#flags |= EXPECTING;
     // A write of this tick reports at the end of the tick; otherwise a probe must be out.
-    if (this.#probes === 0 && !this.#scheduled && this.#socket.bufferedAmount > 0) this.#probe();
+    if (this.#probes === 0 && (this.#flags & SCHEDULED) === 0 && this.socket.bufferedAmount > 0) {
+      this.#probe();
+    }
   }
 
   /** What this tick held back goes to the socket now, ahead of a close frame. */
-  flushHeld(): void {
+  protected flushHeld(): void {
     const held = this.#held;
     if (held === undefined) return;
     this.#held = undefined;
-    if (this.#socket.readyState === 1) this.#raw?.write?.(held);
+    if (this.socket.readyState === 1) this.#raw?.write?.(held);
   }
 
   /** @internal End of the tick: this tick's writes leave as one socket write. */
   endTick(): void {
-    this.#scheduled = false;
-    if (this.#corked) {
-      this.#corked = false;
-      this.#raw?.uncork();
-    } else {
-      this.flushHeld();
-    }
-    if (!this.#tracked) return;
-    if (this.#socket.bufferedAmount > 0) {
+    const flags = this.#flags;
+    this.#flags = flags & ~(SCHEDULED | CORKED);
+    if (flags & CORKED) this.#raw?.uncork();
+    else this.flushHeld();
+    if ((flags & TRACKED) === 0) return;
+    if (this.socket.bufferedAmount > 0) {
       this.#probe();
-    } else if (this.#expecting) {
+    } else if (this.#flags & EXPECTING) {
       // The kernel took it all at once: whoever waits can go on now.
-      this.#expecting = false;
-      this.#host.onSocketProgress();
+      this.#flags &= ~EXPECTING;
+      this.onSocketProgress();
     }
   }
 
   #cork(): void {
-    if (this.#corked) return;
     const raw = this.#raw;
-    if (raw === undefined) return;
-    this.#corked = true;
+    if (this.#flags & CORKED || raw === undefined) return;
+    this.#flags |= CORKED;
     raw.cork();
     const held = this.#held;
     if (held !== undefined) {
@@ -211,8 +209,8 @@ export class LaneOutput {
   }
 
   #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
+    if (this.#flags & SCHEDULED) return;
+    this.#flags |= SCHEDULED;
     if (pendingOutputs.push(this) === 1) process.nextTick(endTickOfAll);
   }
 
@@ -220,18 +218,18 @@ export class LaneOutput {
   #probe(): void {
     // Past OPEN nobody waits on the lane any more, and ws may have ended the socket: a write
     // after its end would be an error.
-    if (this.#socket.readyState !== 1) return;
+    if (this.socket.readyState !== 1) return;
     if (this.#probes++ === 0) this.waitingSince = monotonicNow();
     this.#raw?.write?.(EMPTY, this.#callback());
   }
 
   #callback(): () => void {
     this.#onProgress ??= () => {
-      if (this.#tracked) {
+      if (this.#flags & TRACKED) {
         this.#probes--;
-        this.#expecting = false;
+        this.#flags &= ~EXPECTING;
       }
-      this.#host.onSocketProgress();
+      this.onSocketProgress();
     };
     return this.#onProgress;
   }

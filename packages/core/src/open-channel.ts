@@ -4,10 +4,10 @@ import type { ChannelHost, ChannelInit } from './channel-host.js';
 import { encodeOrError, type FrameDecoder } from './codec.js';
 import type { ChannelConfig } from './config.js';
 import { ChannelClosedError, WslaneError } from './errors.js';
-import { FrameIntake, InvalidMessage } from './frame-intake.js';
+import { InvalidMessage } from './frame-intake.js';
 import { InboundDispatcher } from './inbound-dispatcher.js';
 import { toCloseFrame } from './internal/close-frame.js';
-import { monotonicNow } from './internal/monotonic.js';
+import { monotonicNow, toEpochMs } from './internal/monotonic.js';
 import { isThenable, quiet, quietReject } from './internal/settle.js';
 import type { StreamChunk } from './internal/stream-source.js';
 import { toWsErrorMeaning } from './internal/ws-errors.js';
@@ -22,7 +22,7 @@ import { applyDeadline, checkDeadlines } from './timeout-policy.js';
 
 const WS_OPEN = 1;
 
-/** Where a channel's ws and TCP socket point back to it, for the listeners every channel shares. */
+/** Where a channel's ws points back to it, for the listeners every channel shares. */
 const OWNER: unique symbol = Symbol('wslane.channel');
 
 interface Owned {
@@ -49,30 +49,24 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   state: ChannelState = 'open';
   lastInboundAt: number = this.openedAt;
   lastDataAt: number = this.openedAt;
+  /** When the outstanding ping was flushed; negated while it waits to leave; 0 = none. */
   #pingAt = 0;
-  #pingFlushed = true;
   closingAt = 0;
 
-  readonly #openedEpoch: number = Date.now();
   readonly #socket: ChannelInit<TContext>['socket'];
-  #pingSeq = 0;
+  /** The socket's bytes read as of the last tick. */
+  #bytesRead: number;
+  /** Wire bytes of the whole frames (messages, pings, pongs) ws reported since the last tick. */
+  #framedBytes = 0;
   readonly #ws: WebSocket;
   readonly #host: ChannelHost;
   readonly #writer: SerializedWriter;
-  readonly #intake: FrameIntake<TIn>;
-  readonly #inbound: InboundDispatcher<TIn | InvalidMessage>;
+  readonly #inbound: InboundDispatcher<TIn>;
   #rooms: Set<string> | undefined;
   #controller: AbortController | undefined;
   #opening = true;
-  /** The code of the close that won (ours or the peer's): what signal and rejections carry. */
-  #closeCode = 1005;
-  #closeReason = '';
-  /** The connection's close code on the wire (RFC 6455 §7.1.5; 1006 without a close frame). */
-  #wireCode = 1005;
-  #wireReason = '';
-  #closed: Promise<void> | undefined;
-  #resolveClosed: (() => void) | undefined;
-  #onCloseDone = false;
+  /** Set when closing starts: an open channel holds none of the closing state. */
+  #ending: Ending | undefined;
 
   constructor(init: ChannelInit<TContext>) {
     this.id = flattened(init.id);
@@ -84,9 +78,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#ws = init.ws;
     this.#host = init.host;
     this.#writer = new SerializedWriter(init.ws, init.config.backpressure, this, init.socket);
-    this.#intake = new FrameIntake(init.route.codec.createDecoder() as FrameDecoder<TIn>, this);
-    const { limits, concurrency } = init.config;
-    this.#inbound = new InboundDispatcher(this, limits.inboundQueue, concurrency);
+    this.#inbound = new InboundDispatcher(
+      init.route.codec.createDecoder() as FrameDecoder<TIn>,
+      this,
+    );
     // Listeners shared by every channel find theirs through the socket: no closure per event.
     (init.ws as Owned)[OWNER] = this;
     init.ws.on('message', OpenChannel.#wsMessage);
@@ -94,10 +89,8 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     init.ws.on('ping', OpenChannel.#wsLife);
     init.ws.on('error', OpenChannel.#wsError);
     init.ws.on('close', OpenChannel.#wsClose);
-    // Bytes of a message still arriving prove life too (ws reports only whole messages).
     this.#socket = init.socket;
-    (init.socket as Owned)[OWNER] = this;
-    init.socket.on('data', OpenChannel.#socketData);
+    this.#bytesRead = bytesReadOf(init.socket);
   }
 
   /** For the deadline check: our own inbound backpressure paused the socket's reads. */
@@ -134,15 +127,15 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   get stats(): ChannelStats {
     return {
-      messagesIn: this.#intake.messagesIn,
+      messagesIn: this.#inbound.messagesIn,
       messagesOut: this.#writer.messagesOut,
-      bytesIn: this.#intake.bytesIn,
+      bytesIn: this.#inbound.bytesIn,
       bytesOut: this.#writer.bytesOut,
       dropped: this.#writer.dropped,
-      droppedIn: this.#intake.droppedIn,
+      droppedIn: this.#inbound.droppedIn,
       bufferedBytes: this.state === 'closed' ? 0 : this.#writer.queuedBytes,
-      openedAt: this.#openedEpoch,
-      lastMessageAt: this.#toEpoch(this.#intake.lastMessageAt),
+      openedAt: toEpochMs(this.openedAt),
+      lastMessageAt: toEpochMs(this.#inbound.lastMessageAt),
     };
   }
 
@@ -229,27 +222,39 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   /** Shared-clock tick: acts on whichever deadline has passed. */
   checkDeadlines(now: number): void {
+    this.#noticeArrivingMessage(now);
     applyDeadline(this, checkDeadlines(this, this.config.timeouts, now), now);
+  }
+
+  /**
+   * ws reports whole frames only. Bytes read since the last tick beyond the whole frames it
+   * reported are a message still arriving (a big or slow one): the peer is alive and not idle.
+   * Counted per tick rather than per socket read, so a channel adds no listener to its socket.
+   */
+  #noticeArrivingMessage(now: number): void {
+    const read = bytesReadOf(this.#socket);
+    const unframed = read - this.#bytesRead - this.#framedBytes;
+    this.#bytesRead = read;
+    this.#framedBytes = 0;
+    if (unframed <= 0 || this.state !== 'open') return;
+    this.lastInboundAt = now;
+    this.lastDataAt = now;
+    this.#pingAt = 0;
   }
 
   /** DeadlineTarget: the heartbeat's ping. */
   ping(now: number): void {
-    this.#pingAt = now;
-    this.#pingFlushed = false;
-    const seq = ++this.#pingSeq;
+    this.#pingAt = -now;
     // The pong deadline runs from when the ping left, not from when it queued behind a big send
     // (a socket that never flushes is the send-stall deadline's to end).
     this.#ws.ping(undefined, undefined, () => {
-      if (seq !== this.#pingSeq || this.#pingAt === 0) return;
-      this.#pingAt = monotonicNow();
-      this.#pingFlushed = true;
+      if (this.#pingAt === -now) this.#pingAt = monotonicNow();
     });
   }
 
   /** For the deadline check: when the outstanding ping left (0 = none; "now" while queued). */
   get pingSentAt(): number {
-    if (this.#pingAt === 0) return 0;
-    return this.#pingFlushed ? this.#pingAt : monotonicNow();
+    return this.#pingAt < 0 ? monotonicNow() : this.#pingAt;
   }
 
   /** DeadlineTarget: a policy close (idle, lifetime) that is not an error. */
@@ -307,27 +312,38 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     // The peer's answer to our close frame must be readable even if our own backpressure paused
     // reads; messages arriving from now on are ignored anyway.
     if (this.#inbound.paused) this.#ws.resume();
-    this.#closeCode = code;
-    this.#closeReason = reason;
+    this.#ending = {
+      code,
+      reason,
+      wireCode: 1005,
+      wireReason: '',
+      closed: undefined,
+      resolveClosed: undefined,
+      onCloseDone: false,
+    };
     this.#controller?.abort(this.#closedError());
   }
 
   #sendCloseFrame(): void {
-    if (this.#ws.readyState === WS_OPEN) this.#ws.close(this.#closeCode, this.#closeReason);
+    const ending = this.#ending;
+    if (ending !== undefined && this.#ws.readyState === WS_OPEN) {
+      this.#ws.close(ending.code, ending.reason);
+    }
   }
 
   #closedError(): ChannelClosedError {
-    return new ChannelClosedError(this.#closeCode, this.#closeReason);
+    return new ChannelClosedError(this.#ending?.code ?? 1005, this.#ending?.reason ?? '');
   }
 
   #whenClosed(): Promise<void> {
-    if (this.state === 'closed') return Promise.resolve();
-    this.#closed ??= quiet(
+    const ending = this.#ending;
+    if (this.state === 'closed' || ending === undefined) return Promise.resolve();
+    ending.closed ??= quiet(
       new Promise<void>((resolve) => {
-        this.#resolveClosed = resolve;
+        ending.resolveClosed = resolve;
       }),
     );
-    return this.#closed;
+    return ending.closed;
   }
 
   static readonly #wsMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void {
@@ -335,9 +351,9 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (channel !== undefined) channel.#onMessage(data, isBinary);
   };
 
-  static readonly #wsLife = function (this: WebSocket): void {
+  static readonly #wsLife = function (this: WebSocket, data: Buffer): void {
     const channel = (this as Owned)[OWNER];
-    if (channel !== undefined) channel.#onLife();
+    if (channel !== undefined) channel.#onLife(data);
   };
 
   static readonly #wsError = function (this: WebSocket, error: Error): void {
@@ -350,27 +366,15 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (channel !== undefined) channel.#onClose(code, reason);
   };
 
-  static readonly #socketData = function (
-    this: ChannelInit<unknown>['socket'],
-    chunk: Buffer,
-  ): void {
-    const channel = (this as Owned)[OWNER];
-    if (channel !== undefined) channel.#onBytes(chunk);
-  };
-
   #onMessage(data: Buffer, isBinary: boolean): void {
     const now = monotonicNow();
     this.lastInboundAt = now;
     this.lastDataAt = now;
     this.#pingAt = 0;
+    this.#framedBytes += clientFrameBytes(data.length);
     if (this.state !== 'open') return;
-    this.#intake.receive(data, isBinary, now);
+    this.#inbound.receive(data, isBinary, now);
     this.#inbound.drain();
-  }
-
-  /** IntakeTarget: a decoded message (or a decode failure the route handles itself). */
-  accept(item: TIn | InvalidMessage): void {
-    this.#inbound.push(item);
   }
 
   /** IntakeTarget: the route has `onInvalidMessage`. */
@@ -378,21 +382,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return this.route.onInvalidMessage !== undefined;
   }
 
-  #onBytes(chunk: Buffer): void {
-    const now = monotonicNow();
-    this.lastInboundAt = now;
-    this.#pingAt = 0;
-    // Anything but a lone ping or pong is (part of) a data message: idle restarts too.
-    if (!isLoneControlFrame(chunk)) this.lastDataAt = now;
-  }
-
-  #toEpoch(monotonic: number): number {
-    return monotonic === 0 ? 0 : Math.round(this.#openedEpoch + (monotonic - this.openedAt));
-  }
-
-  #onLife(): void {
+  /** A ping or pong: life, but not data (idle runs on). */
+  #onLife(data: Buffer): void {
     this.lastInboundAt = monotonicNow();
     this.#pingAt = 0;
+    this.#framedBytes += clientFrameBytes(data.length);
   }
 
   #onError(error: Error): void {
@@ -410,18 +404,17 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.state === 'open') this.#beginClosing(code, reason.toString());
     this.state = 'closed';
     this.#writer.abort(this.#closedError());
-    this.#intake.reset();
+    this.#inbound.reset();
     this.#ws.off('message', OpenChannel.#wsMessage);
     this.#ws.off('pong', OpenChannel.#wsLife);
     this.#ws.off('ping', OpenChannel.#wsLife);
     this.#ws.off('close', OpenChannel.#wsClose);
-    this.#socket.off('data', OpenChannel.#socketData);
-    (this.#socket as Owned)[OWNER] = undefined;
-    this.#wireCode = code;
-    this.#wireReason = reason.toString();
+    const ending = this.#ending as Ending;
+    ending.wireCode = code;
+    ending.wireReason = reason.toString();
     // The 'error' listener stays: a late socket error must not become an uncaught exception.
     this.#host.release(this);
-    this.#resolveClosed?.();
+    ending.resolveClosed?.();
     this.onIdle();
   }
 
@@ -468,12 +461,13 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   /** DispatchTarget, nothing queued or running: once closed, onClose runs (once). */
   onIdle(): void {
-    if (this.state !== 'closed' || this.#onCloseDone || this.#opening || !this.#inbound.idle)
-      return;
-    this.#onCloseDone = true;
+    const ending = this.#ending;
+    if (ending === undefined || ending.onCloseDone || this.state !== 'closed') return;
+    if (this.#opening || !this.#inbound.idle) return;
+    ending.onCloseDone = true;
     this.#inbound.discard();
     try {
-      const result = this.route.onClose?.(this, this.#wireCode, this.#wireReason);
+      const result = this.route.onClose?.(this, ending.wireCode, ending.wireReason);
       if (isThenable(result))
         result.then(undefined, (error: unknown) => this.#onCloseFailed(error));
     } catch (error) {
@@ -499,6 +493,19 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 }
 
+/** How a channel ends, from the moment closing starts. */
+interface Ending {
+  /** The code of the close that won (ours or the peer's): what signal and rejections carry. */
+  readonly code: number;
+  readonly reason: string;
+  /** The connection's close code on the wire (RFC 6455 §7.1.5; 1006 without a close frame). */
+  wireCode: number;
+  wireReason: string;
+  closed: Promise<void> | undefined;
+  resolveClosed: (() => void) | undefined;
+  onCloseDone: boolean;
+}
+
 /**
  * `randomUUID()` returns a rope of about 20 concatenated pieces (~490 bytes held per id); reading
  * one character flattens it in place to one 36-character string (~65 bytes).
@@ -508,9 +515,16 @@ function flattened(id: string): string {
   return id;
 }
 
-/** True when a socket read holds exactly one control frame (ping, pong, close) and nothing else. */
-function isLoneControlFrame(chunk: Buffer): boolean {
-  if (chunk.length < 2 || ((chunk[0] as number) & 0x08) === 0) return false;
-  const second = chunk[1] as number;
-  return chunk.length === 2 + (second & 0x80 ? 4 : 0) + (second & 0x7f);
+/**
+ * Bytes a client's frame of `payload` bytes takes on the wire: header, mask key (clients always
+ * mask, RFC 6455 §5.3) and payload. A fragmented message takes more; the surplus reads as a
+ * message arriving, which it was.
+ */
+function clientFrameBytes(payload: number): number {
+  return payload + 6 + (payload > 0xffff ? 8 : payload > 125 ? 2 : 0);
+}
+
+/** A `net.Socket`'s (or TLS socket's cleartext) byte count; 0 for a stream that keeps none. */
+function bytesReadOf(socket: ChannelInit<unknown>['socket']): number {
+  return (socket as { bytesRead?: number }).bytesRead ?? 0;
 }

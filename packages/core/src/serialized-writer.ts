@@ -43,21 +43,20 @@ interface FramedEntry extends LaneEntry {
 /**
  * The outbound lane of one channel: FIFO, bounded by bytes (lane + socket buffer), with an
  * overflow policy. Messages are handed to the socket in call order; a streamed message holds the
- * lane until its last frame, so nothing lands between its frames.
+ * lane until its last frame, so nothing lands between its frames. It is its own
+ * {@link LaneOutput} (one object per channel, not two).
  */
-export class SerializedWriter {
+export class SerializedWriter extends LaneOutput {
   /** Messages handed to the socket. */
   messagesOut = 0;
   /** Payload bytes handed to the socket. */
   bytesOut = 0;
   /** Messages dropped by the overflow policy. */
   dropped = 0;
-  readonly #socket: LaneSocket;
-  readonly #output: LaneOutput;
   readonly #limits: WriterLimits;
-  readonly #highWaterMark: number;
   readonly #hooks: WriterHooks;
-  readonly #lane = new LaneQueue();
+  /** Created when the first message has to wait: a lane that writes straight through holds none. */
+  #lane: LaneQueue | undefined;
   #state: 'open' | 'ending' | 'closed' = 'open';
   #closedError: ChannelClosedError | undefined;
   #streaming = false;
@@ -67,16 +66,14 @@ export class SerializedWriter {
   #emptyWaiters: (() => void)[] | undefined;
 
   constructor(socket: LaneSocket, limits: WriterLimits, hooks: WriterHooks, corkable?: Corkable) {
-    this.#socket = socket;
-    this.#output = new LaneOutput(socket, corkable, this);
+    super(socket, corkable);
     this.#limits = limits;
-    this.#highWaterMark = Math.max(1, limits.highWaterMark);
     this.#hooks = hooks;
   }
 
   /** Bytes waiting in the lane plus bytes in the socket's buffer. */
   get queuedBytes(): number {
-    return this.#lane.bytes + this.#output.bufferedAmount;
+    return (this.#lane?.bytes ?? 0) + this.bufferedAmount;
   }
 
   /**
@@ -84,7 +81,7 @@ export class SerializedWriter {
    * empty to busy, or bytes started waiting in the socket.
    */
   get lastProgressAt(): number {
-    return Math.max(this.#lastProgressAt, this.#output.waitingSince);
+    return Math.max(this.#lastProgressAt, this.waitingSince);
   }
 
   /** True while nothing waits in the lane and no stream runs. */
@@ -144,10 +141,10 @@ export class SerializedWriter {
     const bytes = shared.data.length;
     // The common case of a broadcast, with the socket's counters read once: an empty lane, room
     // under highWaterMark and maxBufferedBytes, an open socket.
-    const buffered = this.#output.bufferedAmount;
+    const buffered = this.bufferedAmount;
     if (
       this.#state === 'open' &&
-      this.#lane.head === undefined &&
+      this.#lane?.head === undefined &&
       buffered < this.#highWaterMark &&
       buffered + bytes <= this.#limits.maxBufferedBytes &&
       this.#socketOpen()
@@ -179,7 +176,7 @@ export class SerializedWriter {
       new Promise<void>((resolve, reject) => {
         const onDone = (): void => resolve();
         const entry = this.#append(undefined, options.binary, 0, chunks, onDone, reject, undefined);
-        if (this.#lane.isOnly(entry)) this.#flush();
+        if (this.#lane?.isOnly(entry)) this.#flush();
       }),
     );
   }
@@ -191,7 +188,7 @@ export class SerializedWriter {
   end(): Promise<void> {
     if (this.#state === 'open') this.#state = 'ending';
     if (this.#state === 'closed' || this.#isIdle()) {
-      this.#output.flushHeld();
+      this.flushHeld();
       return Promise.resolve();
     }
     return new Promise((resolve) => {
@@ -206,8 +203,8 @@ export class SerializedWriter {
     this.#state = 'closed';
     this.#closedError = error;
     // Handed over is handed over: a frame held for the end of the tick leaves before any close.
-    this.#output.flushHeld();
-    let entry = this.#lane.takeAll();
+    this.flushHeld();
+    let entry = this.#lane?.takeAll();
     while (entry !== undefined) {
       entry.reject?.(error);
       entry = entry.next;
@@ -243,7 +240,7 @@ export class SerializedWriter {
       case 'drop-oldest':
         // Only lane bytes can be dropped (streams count 0): if the socket alone leaves no room,
         // dropping queued messages would lose them for nothing.
-        if (this.#output.bufferedAmount + bytes > max) {
+        if (this.bufferedAmount + bytes > max) {
           this.dropped++;
           return 'dropped';
         }
@@ -261,7 +258,7 @@ export class SerializedWriter {
 
   #dropOldest(needed: number): void {
     const max = this.#limits.maxBufferedBytes;
-    this.#lane.dropOldest(
+    this.#lane?.dropOldest(
       this.#streaming,
       () => this.queuedBytes + needed <= max,
       (entry) => {
@@ -273,8 +270,8 @@ export class SerializedWriter {
 
   #canWriteNow(): boolean {
     return (
-      this.#lane.head === undefined &&
-      this.#output.bufferedAmount < this.#highWaterMark &&
+      this.#lane?.head === undefined &&
+      this.bufferedAmount < this.#highWaterMark &&
       this.#socketOpen()
     );
   }
@@ -284,7 +281,7 @@ export class SerializedWriter {
    * until the channel aborts it, so no send resolves as handed over when it never can be.
    */
   #socketOpen(): boolean {
-    const state = this.#socket.readyState;
+    const state = this.socket.readyState;
     return state === undefined || state === 1;
   }
 
@@ -307,9 +304,10 @@ export class SerializedWriter {
       reject,
       shared,
     };
+    this.#lane ??= new LaneQueue();
     if (this.#lane.append(entry)) this.#lastProgressAt = monotonicNow();
     // It waits for the socket: the socket must say when it drains.
-    this.#output.expectProgress();
+    this.expectProgress();
     return entry;
   }
 
@@ -320,33 +318,38 @@ export class SerializedWriter {
     bytes: number,
     shared?: SharedFrame,
   ): void {
-    if (shared === undefined) this.#output.write(data, binary, fin);
-    else this.#output.writeShared(shared);
+    if (shared === undefined) this.sendFrame(data, binary, fin);
+    else this.sendShared(shared);
     this.bytesOut += bytes;
     if (fin) this.messagesOut++;
   }
 
-  /** @internal The socket flushed some of this lane's writes (LaneOutputHost). */
-  onSocketProgress(): void {
+  protected onSocketProgress(): void {
     this.#lastProgressAt = monotonicNow();
     this.#wakeProgress();
-    if (this.#lane.head !== undefined && !this.#streaming) this.#flush();
+    if (this.#lane?.head !== undefined && !this.#streaming) this.#flush();
+  }
+
+  /** At least 1: a lane with `highWaterMark` 0 still writes one message at a time. */
+  get #highWaterMark(): number {
+    return Math.max(1, this.#limits.highWaterMark);
   }
 
   #flush(): void {
-    while (this.#lane.head !== undefined && !this.#streaming && this.#state !== 'closed') {
-      if (this.#output.bufferedAmount >= this.#highWaterMark) {
-        this.#output.expectProgress();
+    const lane = this.#lane;
+    while (lane?.head !== undefined && !this.#streaming && this.#state !== 'closed') {
+      if (this.bufferedAmount >= this.#highWaterMark) {
+        this.expectProgress();
         return;
       }
       if (!this.#socketOpen()) return;
-      const entry = this.#lane.head;
+      const entry = lane.head;
       if (entry.source !== undefined) {
         this.#streaming = true;
         void this.#runStream(entry, entry.source);
         return;
       }
-      this.#lane.shift();
+      lane.shift();
       const data = entry.data as Buffer | string;
       this.#write(data, entry.binary === true, true, entry.bytes, (entry as FramedEntry).shared);
       entry.resolve?.(true);
@@ -374,9 +377,9 @@ export class SerializedWriter {
       }
       await this.#writeFrame(held ?? Buffer.alloc(0), binary ?? true, true, entry);
     } catch (error) {
-      if (this.#state === 'closed' && this.#lane.head !== entry) return;
+      if (this.#state === 'closed' && this.#lane?.head !== entry) return;
       const failure = toStreamFailure(error);
-      this.#lane.shift();
+      this.#lane?.shift();
       entry.reject?.(failure);
       if (wroteFrames) {
         // The peer holds half a message; no later data frame may follow it (RFC 6455 §5.4).
@@ -397,8 +400,8 @@ export class SerializedWriter {
     fin: boolean,
     entry: LaneEntry,
   ): Promise<void> {
-    while (this.#output.bufferedAmount >= this.#highWaterMark && this.#state !== 'closed') {
-      this.#output.expectProgress();
+    while (this.bufferedAmount >= this.#highWaterMark && this.#state !== 'closed') {
+      this.expectProgress();
       await new Promise<void>((resolve) => {
         this.#progressWaiter = resolve;
       });
@@ -412,7 +415,7 @@ export class SerializedWriter {
     this.#write(data, binary, fin, bytes);
     if (fin) {
       // Done the moment the last frame is handed over: an abort after this must not reject it.
-      this.#lane.shift();
+      this.#lane?.shift();
       entry.resolve?.(true);
     }
   }
@@ -425,13 +428,13 @@ export class SerializedWriter {
   }
 
   #isIdle(): boolean {
-    return this.#lane.head === undefined && !this.#streaming;
+    return this.#lane?.head === undefined && !this.#streaming;
   }
 
   #notifyEmpty(): void {
     if (this.#emptyWaiters === undefined) return;
     // The waiters send the close frame next: what this tick held back goes first.
-    this.#output.flushHeld();
+    this.flushHeld();
     const waiters = this.#emptyWaiters;
     this.#emptyWaiters = undefined;
     for (const waiter of waiters) waiter();

@@ -3,6 +3,7 @@ import { createAdaptorServer, type HttpBindings, type ServerType } from '@hono/n
 import {
   ConfigError,
   createHub,
+  EMPTY_CONTEXT,
   type Hub,
   type HubOptions,
   type PendingUpgrade,
@@ -173,5 +174,5 @@ export function wslane(options: WslaneHonoOptions): WslaneHono {
 }
 
 function emptyContext(): object {
-  return {};
+  return EMPTY_CONTEXT;
 }
