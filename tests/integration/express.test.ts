@@ -49,6 +49,34 @@ describe('@wslane/express', () => {
     expect((await server.expectRefusal('/rooms/lobby')).status).toBe(404);
   });
 
+  it('keeps copies, and one shared frozen context for upgrades with no params, query or locals', async () => {
+    const contexts: UpgradeContext[] = [];
+    const keep = createRoute<RawMessage, RawMessage, UpgradeContext>({
+      name: 'keep',
+      onOpen: (channel) => {
+        contexts.push(channel.context);
+        return channel.send('open');
+      },
+    });
+    const { server } = await start((app, lane) => {
+      app.get('/ws/plain', lane.upgrade(keep));
+      app.get('/ws/rooms/:room', lane.upgrade(keep));
+    });
+    const clients = [
+      await server.connect('/ws/plain'),
+      await server.connect('/ws/plain'),
+      await server.connect('/ws/rooms/blue?x=1'),
+    ];
+    for (const client of clients) expect(await client.next()).toBe('open');
+    const [first, second, withData] = contexts;
+    expect(first).toBe(second);
+    expect(first).toEqual({ params: {}, query: {}, locals: {} });
+    expect(Object.isFrozen(first) && Object.isFrozen(first?.locals)).toBe(true);
+    expect(withData).toEqual({ params: { room: 'blue' }, query: { x: '1' }, locals: {} });
+    expect(withData?.locals).toBe(first?.locals);
+    await Promise.all(clients.map((client) => client.close()));
+  });
+
   it('answers with the status and headers of an error a middleware throws', async () => {
     const denied = Object.assign(new Error('denied'), {
       status: 401,

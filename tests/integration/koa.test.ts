@@ -3,7 +3,7 @@ import { connect as connectSocket, type Socket } from 'node:net';
 import Router from '@koa/router';
 import { type Channel, createRoute, type HubOptions, type RawMessage } from '@wslane/core';
 import { listenForTest, type TestServer, withTimeout } from '@wslane/core/testing';
-import { type KoaLane, wslane } from '@wslane/koa';
+import { type DefaultUpgradeContext, type KoaLane, wslane } from '@wslane/koa';
 import Koa from 'koa';
 import { describe, expect, it } from 'vitest';
 import {
@@ -95,6 +95,33 @@ describe('@wslane/koa', () => {
     });
     expect((await app.expectRefusal('/rooms/blue/ws')).status).toBe(404);
     await client.close();
+  });
+
+  it('keeps copies, and one shared frozen context for upgrades with no params, query or state', async () => {
+    const koa = koaApp();
+    const contexts: unknown[] = [];
+    const keep = createRoute<RawMessage, RawMessage, DefaultUpgradeContext>({
+      name: 'keep',
+      onOpen: (channel) => {
+        contexts.push(channel.context);
+        return channel.send('open');
+      },
+    });
+    koa.router.get('/ws/plain', koa.lane.upgrade(keep));
+    koa.router.get('/ws/rooms/:room', koa.lane.upgrade(keep));
+    const app = await serve(koa);
+    const clients = [
+      await app.connect('/ws/plain'),
+      await app.connect('/ws/plain'),
+      await app.connect('/ws/rooms/blue'),
+    ];
+    for (const client of clients) expect(await client.next()).toBe('open');
+    const [first, second, withParams] = contexts;
+    expect(first).toBe(second);
+    expect(first).toEqual({ params: {}, query: {}, state: {} });
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(withParams).toEqual({ params: { room: 'blue' }, query: {}, state: {} });
+    await Promise.all(clients.map((client) => client.close()));
   });
 
   it("runs upgrade requests inside Koa's asyncLocalStorage like HTTP requests", async () => {

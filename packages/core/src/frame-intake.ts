@@ -47,14 +47,14 @@ export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarg
   receive(data: Buffer, isBinary: boolean, now: number): void {
     this.bytesIn += data.length;
     if (this.#rateLimiter !== undefined && !this.#rateLimiter.take(now)) {
-      this.#onRateLimited();
+      this.onRateLimited();
       return;
     }
     this.lastMessageAt = now;
     try {
-      this.#decoder.decode(data, isBinary, this.#emitter());
+      this.#decoder.decode(data, isBinary, this.emitter());
     } catch (error) {
-      this.#onDecodeError(error);
+      this.onDecodeError(error);
     }
   }
 
@@ -63,7 +63,7 @@ export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarg
     this.#decoder.reset?.();
   }
 
-  #emitter(): (message: TIn) => void {
+  private emitter(): (message: TIn) => void {
     this.#emit ??= (message: TIn): void => {
       this.messagesIn++;
       this.accept(message);
@@ -71,7 +71,7 @@ export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarg
     return this.#emit;
   }
 
-  #onDecodeError(error: unknown): void {
+  private onDecodeError(error: unknown): void {
     const failure =
       error instanceof DecodeError
         ? error
@@ -83,7 +83,7 @@ export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarg
     this.target.fail(failure, ERROR_OUTCOMES[failure.code].close as number, failure.message);
   }
 
-  #onRateLimited(): void {
+  private onRateLimited(): void {
     const limit = this.target.config.limits.rateLimit;
     if (limit !== false && limit.action === 'drop') {
       this.droppedIn++;

@@ -53,7 +53,7 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
     if (this.#flags & DISCARDING) return;
     this.#queue ??= new Deque();
     this.#queue.push(item);
-    if ((this.#flags & PAUSED) === 0 && this.#queue.length >= this.#limit) {
+    if ((this.#flags & PAUSED) === 0 && this.#queue.length >= this.limit) {
       // TCP backpressure instead of buffering: the peer's sends stall in its own kernel.
       this.#flags |= PAUSED;
       this.target.pauseReads();
@@ -91,21 +91,21 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
         this.target.onHandlerFailed(error);
         return;
       }
-      if (isThenable(result)) result.then(this.#onSettled(), this.#onFailed());
+      if (isThenable(result)) result.then(this.onSettled(), this.onFailed());
       else this.#running--;
     }
-    if (this.#flags & PAUSED && (queue === undefined || queue.length <= this.#limit >> 1)) {
+    if (this.#flags & PAUSED && (queue === undefined || queue.length <= this.limit >> 1)) {
       this.#flags &= ~PAUSED;
       this.target.resumeReads();
     }
     if (this.idle) this.target.onIdle();
   }
 
-  get #limit(): number {
+  private get limit(): number {
     return this.target.config.limits.inboundQueue;
   }
 
-  #onSettled(): () => void {
+  private onSettled(): () => void {
     this.#settled ??= () => {
       this.#running--;
       this.drain();
@@ -113,7 +113,7 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
     return this.#settled;
   }
 
-  #onFailed(): (error: unknown) => void {
+  private onFailed(): (error: unknown) => void {
     this.#failed ??= (error: unknown) => {
       this.#running--;
       this.target.onHandlerFailed(error);

@@ -26,7 +26,7 @@ export type {
   SizeInput,
 } from './config.js';
 export { hubConfigSchema, loadConfig, parseConfig, resolveChannelConfig } from './config.js';
-export { EMPTY_CONTEXT } from './empty-context.js';
+export { EMPTY_CONTEXT, snapshotRecord } from './empty-context.js';
 export type {
   ConfigIssue,
   ErrorOutcome,

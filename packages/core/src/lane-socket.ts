@@ -136,11 +136,11 @@ export abstract class LaneOutput {
 
   /** One frame of a message, framed by ws. */
   protected sendFrame(data: Buffer | string, binary: boolean, fin: boolean): void {
-    this.#cork();
+    this.cork();
     this.socket.send(
       data,
       frameOptions(binary, fin),
-      this.#flags & TRACKED ? undefined : this.#callback(),
+      this.#flags & TRACKED ? undefined : this.callback(),
     );
   }
 
@@ -154,9 +154,9 @@ export abstract class LaneOutput {
       raw.write?.(shared.frame);
     } else if (this.#held === undefined) {
       this.#held = shared.frame;
-      this.#schedule();
+      this.schedule();
     } else {
-      this.#cork();
+      this.cork();
       raw.write?.(shared.frame);
     }
   }
@@ -167,7 +167,7 @@ export abstract class LaneOutput {
     this.#flags |= EXPECTING;
     // A write of this tick reports at the end of the tick; otherwise a probe must be out.
     if (this.#probes === 0 && (this.#flags & SCHEDULED) === 0 && this.socket.bufferedAmount > 0) {
-      this.#probe();
+      this.probe();
     }
   }
 
@@ -187,7 +187,7 @@ export abstract class LaneOutput {
     else this.flushHeld();
     if ((flags & TRACKED) === 0) return;
     if (this.socket.bufferedAmount > 0) {
-      this.#probe();
+      this.probe();
     } else if (this.#flags & EXPECTING) {
       // The kernel took it all at once: whoever waits can go on now.
       this.#flags &= ~EXPECTING;
@@ -195,7 +195,7 @@ export abstract class LaneOutput {
     }
   }
 
-  #cork(): void {
+  private cork(): void {
     const raw = this.#raw;
     if (this.#flags & CORKED || raw === undefined) return;
     this.#flags |= CORKED;
@@ -205,25 +205,25 @@ export abstract class LaneOutput {
       this.#held = undefined;
       raw.write?.(held);
     }
-    this.#schedule();
+    this.schedule();
   }
 
-  #schedule(): void {
+  private schedule(): void {
     if (this.#flags & SCHEDULED) return;
     this.#flags |= SCHEDULED;
     if (pendingOutputs.push(this) === 1) process.nextTick(endTickOfAll);
   }
 
   /** A zero-length write behind the bytes waiting: its callback says they were flushed. */
-  #probe(): void {
+  private probe(): void {
     // Past OPEN nobody waits on the lane any more, and ws may have ended the socket: a write
     // after its end would be an error.
     if (this.socket.readyState !== 1) return;
     if (this.#probes++ === 0) this.waitingSince = monotonicNow();
-    this.#raw?.write?.(EMPTY, this.#callback());
+    this.#raw?.write?.(EMPTY, this.callback());
   }
 
-  #callback(): () => void {
+  private callback(): () => void {
     this.#onProgress ??= () => {
       if (this.#flags & TRACKED) {
         this.#probes--;

@@ -33,6 +33,10 @@ interface Owned {
 /**
  * The runtime of one connection: wires a `ws` socket to its lane, its decoder, its handlers and
  * its deadlines. Created by the hub once the handshake is done.
+ *
+ * Memory per channel is a feature here: helpers are TypeScript `private` methods, not `#` ones
+ * (a class with `#` methods stamps a brand on each instance), and state most channels never need
+ * (closing, rooms, signal) is created on first use. The lane and the dispatcher do the same.
  */
 export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   implements Channel<TOut, TContext>
@@ -51,7 +55,6 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   lastDataAt: number = this.openedAt;
   /** When the outstanding ping was flushed; negated while it waits to leave; 0 = none. */
   #pingAt = 0;
-  closingAt = 0;
 
   readonly #socket: ChannelInit<TContext>['socket'];
   /** The socket's bytes read as of the last tick. */
@@ -110,7 +113,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.#controller === undefined) {
       // Created on first use: most channels never need one, and each costs memory.
       this.#controller = new AbortController();
-      if (this.state !== 'open') this.#controller.abort(this.#closedError());
+      if (this.state !== 'open') this.#controller.abort(this.closedError());
     }
     return this.#controller.signal;
   }
@@ -140,21 +143,21 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 
   send(message: TOut): Promise<boolean> {
-    if (this.#notOpen()) return quietReject(this.#closedError());
+    if (this.notOpen()) return quietReject(this.closedError());
     const frame = encodeOrError(this.route.codec, message);
     if (frame instanceof WslaneError) return quietReject(frame);
     return this.#writer.send(frame.data, frame.binary);
   }
 
   trySend(message: TOut): boolean {
-    if (this.#notOpen()) return false;
+    if (this.notOpen()) return false;
     const frame = encodeOrError(this.route.codec, message);
     return !(frame instanceof WslaneError) && this.#writer.trySend(frame.data, frame.binary);
   }
 
   /** @internal Hands a message framed once for every member to the lane (broadcast). */
   offerFrame(shared: SharedFrame): OfferResult {
-    if (this.#notOpen()) return 'closed';
+    if (this.notOpen()) return 'closed';
     return this.#writer.offerShared(shared);
   }
 
@@ -162,28 +165,28 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     chunks: Iterable<StreamChunk> | AsyncIterable<StreamChunk>,
     options?: StreamOptions,
   ): Promise<void> {
-    if (this.#notOpen()) return quietReject(this.#closedError());
+    if (this.notOpen()) return quietReject(this.closedError());
     return this.#writer.sendStream(chunks, options);
   }
 
   close(code = 1000, reason = ''): Promise<void> {
     const frame = toCloseFrame(code, reason);
     if (this.state === 'open') {
-      this.#beginClosing(frame.code, frame.reason);
+      this.beginClosing(frame.code, frame.reason);
       // Graceful: everything queued leaves before the close frame. With nothing queued it leaves
       // now, so a close frame of the peer's in the same read cannot overtake ours.
       const flushed = this.#writer.end();
-      if (this.#writer.idle) this.#sendCloseFrame();
-      else void flushed.then(() => this.#sendCloseFrame());
+      if (this.#writer.idle) this.sendCloseFrame();
+      else void flushed.then(() => this.sendCloseFrame());
     }
-    return this.#whenClosed();
+    return this.whenClosed();
   }
 
   terminate(): void {
     if (this.state === 'closed') return;
-    if (this.state === 'open') this.#beginClosing(1006, '');
+    if (this.state === 'open') this.beginClosing(1006, '');
     this.#inbound.discard();
-    this.#writer.abort(this.#closedError());
+    this.#writer.abort(this.closedError());
     this.#ws.terminate();
   }
 
@@ -201,28 +204,28 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     try {
       result = this.route.onOpen?.(this);
     } catch (error) {
-      this.#openFailed(error);
+      this.openFailed(error);
       return;
     }
     if (isThenable(result)) {
       result.then(
-        () => this.#onOpened(),
-        (error: unknown) => this.#openFailed(error),
+        () => this.onOpened(),
+        (error: unknown) => this.openFailed(error),
       );
-    } else this.#onOpened();
+    } else this.onOpened();
   }
 
   /** Ends the channel because of `error`: report it, then close with its code or terminate. */
   fail(error: WslaneError, closeCode: number | 'terminate', reason = ''): void {
     if (this.state === 'closed') return;
-    this.#report(error);
+    this.report(error);
     if (closeCode === 'terminate' || this.state === 'closing') this.terminate();
-    else this.#closeNow(closeCode, reason);
+    else this.closeNow(closeCode, reason);
   }
 
   /** Shared-clock tick: acts on whichever deadline has passed. */
   checkDeadlines(now: number): void {
-    this.#noticeArrivingMessage(now);
+    this.noticeArrivingMessage(now);
     applyDeadline(this, checkDeadlines(this, this.config.timeouts, now), now);
   }
 
@@ -231,7 +234,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
    * reported are a message still arriving (a big or slow one): the peer is alive and not idle.
    * Counted per tick rather than per socket read, so a channel adds no listener to its socket.
    */
-  #noticeArrivingMessage(now: number): void {
+  private noticeArrivingMessage(now: number): void {
     const read = bytesReadOf(this.#socket);
     const unframed = read - this.#bytesRead - this.#framedBytes;
     this.#bytesRead = read;
@@ -252,6 +255,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     });
   }
 
+  /** For the deadline check: when closing started (0 while open). */
+  get closingAt(): number {
+    return this.#ending?.closingAt ?? 0;
+  }
+
   /** For the deadline check: when the outstanding ping left (0 = none; "now" while queued). */
   get pingSentAt(): number {
     return this.#pingAt < 0 ? monotonicNow() : this.#pingAt;
@@ -260,7 +268,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   /** DeadlineTarget: a policy close (idle, lifetime) that is not an error. */
   expire(code: number, reason: string): void {
     this.#host.logger.debug('channel expired', { channel: this.id, code, reason });
-    this.#closeNow(code, reason);
+    this.closeNow(code, reason);
   }
 
   /** For the deadline check: bytes wait in the lane or the socket. */
@@ -283,36 +291,36 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.fail(error, 1011, 'stream failed');
   }
 
-  #notOpen(): boolean {
+  private notOpen(): boolean {
     if (this.state !== 'open') return true;
     if (this.#ws.readyState !== WS_OPEN) {
       // The peer closed; ws tells us only once the socket is gone, but already holds the code
       // of the peer's close frame (the pinned ws keeps it in these fields), or none: a reset.
       const peer = this.#ws as unknown as { _closeFrameReceived?: boolean; _closeCode?: number };
-      this.#beginClosing(peer._closeFrameReceived === true ? (peer._closeCode ?? 1005) : 1006, '');
-      this.#writer.abort(this.#closedError());
+      this.beginClosing(peer._closeFrameReceived === true ? (peer._closeCode ?? 1005) : 1006, '');
+      this.#writer.abort(this.closedError());
       return true;
     }
     return false;
   }
 
   /** Closes without flushing: queued sends are rejected, queued messages dropped. */
-  #closeNow(code: number, reason: string): void {
+  private closeNow(code: number, reason: string): void {
     if (this.state !== 'open') return;
     this.#inbound.discard();
-    this.#beginClosing(code, reason);
-    this.#writer.abort(this.#closedError());
-    this.#sendCloseFrame();
+    this.beginClosing(code, reason);
+    this.#writer.abort(this.closedError());
+    this.sendCloseFrame();
   }
 
-  #beginClosing(code: number, reason: string): void {
+  private beginClosing(code: number, reason: string): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    this.closingAt = monotonicNow();
     // The peer's answer to our close frame must be readable even if our own backpressure paused
     // reads; messages arriving from now on are ignored anyway.
     if (this.#inbound.paused) this.#ws.resume();
     this.#ending = {
+      closingAt: monotonicNow(),
       code,
       reason,
       wireCode: 1005,
@@ -321,21 +329,21 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       resolveClosed: undefined,
       onCloseDone: false,
     };
-    this.#controller?.abort(this.#closedError());
+    this.#controller?.abort(this.closedError());
   }
 
-  #sendCloseFrame(): void {
+  private sendCloseFrame(): void {
     const ending = this.#ending;
     if (ending !== undefined && this.#ws.readyState === WS_OPEN) {
       this.#ws.close(ending.code, ending.reason);
     }
   }
 
-  #closedError(): ChannelClosedError {
+  private closedError(): ChannelClosedError {
     return new ChannelClosedError(this.#ending?.code ?? 1005, this.#ending?.reason ?? '');
   }
 
-  #whenClosed(): Promise<void> {
+  private whenClosed(): Promise<void> {
     const ending = this.#ending;
     if (this.state === 'closed' || ending === undefined) return Promise.resolve();
     ending.closed ??= quiet(
@@ -348,25 +356,25 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   static readonly #wsMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void {
     const channel = (this as Owned)[OWNER];
-    if (channel !== undefined) channel.#onMessage(data, isBinary);
+    if (channel !== undefined) channel.onMessage(data, isBinary);
   };
 
   static readonly #wsLife = function (this: WebSocket, data: Buffer): void {
     const channel = (this as Owned)[OWNER];
-    if (channel !== undefined) channel.#onLife(data);
+    if (channel !== undefined) channel.onLife(data);
   };
 
   static readonly #wsError = function (this: WebSocket, error: Error): void {
     const channel = (this as Owned)[OWNER];
-    if (channel !== undefined) channel.#onError(error);
+    if (channel !== undefined) channel.onError(error);
   };
 
   static readonly #wsClose = function (this: WebSocket, code: number, reason: Buffer): void {
     const channel = (this as Owned)[OWNER];
-    if (channel !== undefined) channel.#onClose(code, reason);
+    if (channel !== undefined) channel.onClose(code, reason);
   };
 
-  #onMessage(data: Buffer, isBinary: boolean): void {
+  private onMessage(data: Buffer, isBinary: boolean): void {
     const now = monotonicNow();
     this.lastInboundAt = now;
     this.lastDataAt = now;
@@ -383,27 +391,27 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 
   /** A ping or pong: life, but not data (idle runs on). */
-  #onLife(data: Buffer): void {
+  private onLife(data: Buffer): void {
     this.lastInboundAt = monotonicNow();
     this.#pingAt = 0;
     this.#framedBytes += clientFrameBytes(data.length);
   }
 
-  #onError(error: Error): void {
+  private onError(error: Error): void {
     // ws closes the connection itself (1002, 1007, 1008, 1009) and reports why here.
     if (this.state === 'closed') return;
     const { code, closeCode } = toWsErrorMeaning(error);
-    this.#report(new WslaneError(code, 'peer broke the protocol', { cause: error }));
+    this.report(new WslaneError(code, 'peer broke the protocol', { cause: error }));
     this.#inbound.discard();
-    this.#beginClosing(closeCode, '');
-    this.#writer.abort(this.#closedError());
+    this.beginClosing(closeCode, '');
+    this.#writer.abort(this.closedError());
   }
 
-  #onClose(code: number, reason: Buffer): void {
+  private onClose(code: number, reason: Buffer): void {
     // The first close wins: a peer's code counts only when the peer started it.
-    if (this.state === 'open') this.#beginClosing(code, reason.toString());
+    if (this.state === 'open') this.beginClosing(code, reason.toString());
     this.state = 'closed';
-    this.#writer.abort(this.#closedError());
+    this.#writer.abort(this.closedError());
     this.#inbound.reset();
     this.#ws.off('message', OpenChannel.#wsMessage);
     this.#ws.off('pong', OpenChannel.#wsLife);
@@ -419,12 +427,12 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 
   // Methods, not arrow fields: a closure per channel for calls most channels never make.
-  #onOpened(): void {
+  private onOpened(): void {
     this.#opening = false;
     this.#inbound.start();
   }
 
-  #openFailed(error: unknown): void {
+  private openFailed(error: unknown): void {
     this.#opening = false;
     this.onHandlerFailed(error);
   }
@@ -468,18 +476,17 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#inbound.discard();
     try {
       const result = this.route.onClose?.(this, ending.wireCode, ending.wireReason);
-      if (isThenable(result))
-        result.then(undefined, (error: unknown) => this.#onCloseFailed(error));
+      if (isThenable(result)) result.then(undefined, (error: unknown) => this.onCloseFailed(error));
     } catch (error) {
-      this.#onCloseFailed(error);
+      this.onCloseFailed(error);
     }
   }
 
-  #onCloseFailed(error: unknown): void {
-    this.#report(new WslaneError('WSLANE_HANDLER_FAILED', 'onClose failed', { cause: error }));
+  private onCloseFailed(error: unknown): void {
+    this.report(new WslaneError('WSLANE_HANDLER_FAILED', 'onClose failed', { cause: error }));
   }
 
-  #report(error: WslaneError): void {
+  private report(error: WslaneError): void {
     this.#host.logger.warn(error.message, {
       code: error.code,
       channel: this.id,
@@ -495,6 +502,8 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
 /** How a channel ends, from the moment closing starts. */
 interface Ending {
+  /** Monotonic ms: the close-handshake deadline runs from here. */
+  readonly closingAt: number;
   /** The code of the close that won (ours or the peer's): what signal and rejections carry. */
   readonly code: number;
   readonly reason: string;

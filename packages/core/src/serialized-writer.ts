@@ -35,6 +35,12 @@ export interface StreamOptions {
 const RESOLVED_TRUE = Promise.resolve(true);
 const RESOLVED_FALSE = Promise.resolve(false);
 
+/** The streamed message that holds the lane: its source, and its wait for the socket to drain. */
+interface RunningStream {
+  iterator: ReturnType<typeof toStreamIterator> | undefined;
+  waiter: (() => void) | undefined;
+}
+
 /** A lane entry that may carry its whole frame, built once for many lanes (broadcast). */
 interface FramedEntry extends LaneEntry {
   readonly shared: SharedFrame | undefined;
@@ -59,10 +65,9 @@ export class SerializedWriter extends LaneOutput {
   #lane: LaneQueue | undefined;
   #state: 'open' | 'ending' | 'closed' = 'open';
   #closedError: ChannelClosedError | undefined;
-  #streaming = false;
   #lastProgressAt: number = monotonicNow();
-  #progressWaiter: (() => void) | undefined;
-  #activeIterator: ReturnType<typeof toStreamIterator> | undefined;
+  /** The streamed message holding the lane, if one does. */
+  #stream: RunningStream | undefined;
   #emptyWaiters: (() => void)[] | undefined;
 
   constructor(socket: LaneSocket, limits: WriterLimits, hooks: WriterHooks, corkable?: Corkable) {
@@ -86,7 +91,7 @@ export class SerializedWriter extends LaneOutput {
 
   /** True while nothing waits in the lane and no stream runs. */
   get idle(): boolean {
-    return this.#isIdle();
+    return this.isIdle();
   }
 
   /** True once the lane accepts nothing more (ending or closed). */
@@ -101,15 +106,15 @@ export class SerializedWriter extends LaneOutput {
    */
   send(data: Buffer | string, binary: boolean): Promise<boolean> {
     const bytes = byteLengthOf(data);
-    const verdict = this.#admit(bytes);
-    if (verdict !== 'queued') return this.#settled(verdict, bytes);
-    if (this.#canWriteNow()) {
-      this.#write(data, binary, true, bytes);
+    const verdict = this.admit(bytes);
+    if (verdict !== 'queued') return this.settled(verdict, bytes);
+    if (this.canWriteNow()) {
+      this.write(data, binary, true, bytes);
       return RESOLVED_TRUE;
     }
     return quiet(
       new Promise<boolean>((resolve, reject) => {
-        this.#append(data, binary, bytes, undefined, resolve, reject, undefined);
+        this.append(data, binary, bytes, undefined, resolve, reject, undefined);
       }),
     );
   }
@@ -122,13 +127,13 @@ export class SerializedWriter extends LaneOutput {
 
   /** Queues a message nobody awaits (broadcast fan-out) and says what became of it. */
   offer(data: Buffer | string, binary: boolean, bytes: number = byteLengthOf(data)): OfferResult {
-    const verdict = this.#admit(bytes);
+    const verdict = this.admit(bytes);
     if (verdict !== 'queued') return verdict;
-    if (this.#canWriteNow()) {
-      this.#write(data, binary, true, bytes);
+    if (this.canWriteNow()) {
+      this.write(data, binary, true, bytes);
       return 'written';
     }
-    this.#append(data, binary, bytes, undefined, undefined, undefined, undefined);
+    this.append(data, binary, bytes, undefined, undefined, undefined, undefined);
     return 'queued';
   }
 
@@ -145,20 +150,20 @@ export class SerializedWriter extends LaneOutput {
     if (
       this.#state === 'open' &&
       this.#lane?.head === undefined &&
-      buffered < this.#highWaterMark &&
+      buffered < this.highWaterMark &&
       buffered + bytes <= this.#limits.maxBufferedBytes &&
-      this.#socketOpen()
+      this.socketOpen()
     ) {
-      this.#write(shared.data, shared.binary, true, bytes, shared);
+      this.write(shared.data, shared.binary, true, bytes, shared);
       return 'written';
     }
-    const verdict = this.#admit(bytes);
+    const verdict = this.admit(bytes);
     if (verdict !== 'queued') return verdict;
-    if (this.#canWriteNow()) {
-      this.#write(shared.data, shared.binary, true, bytes, shared);
+    if (this.canWriteNow()) {
+      this.write(shared.data, shared.binary, true, bytes, shared);
       return 'written';
     }
-    this.#append(shared.data, shared.binary, bytes, undefined, undefined, undefined, shared);
+    this.append(shared.data, shared.binary, bytes, undefined, undefined, undefined, shared);
     return 'queued';
   }
 
@@ -171,12 +176,12 @@ export class SerializedWriter extends LaneOutput {
     chunks: Iterable<StreamChunk> | AsyncIterable<StreamChunk>,
     options: StreamOptions = {},
   ): Promise<void> {
-    if (this.#state !== 'open') return quietReject(this.#closed());
+    if (this.#state !== 'open') return quietReject(this.closed());
     return quiet(
       new Promise<void>((resolve, reject) => {
         const onDone = (): void => resolve();
-        const entry = this.#append(undefined, options.binary, 0, chunks, onDone, reject, undefined);
-        if (this.#lane?.isOnly(entry)) this.#flush();
+        const entry = this.append(undefined, options.binary, 0, chunks, onDone, reject, undefined);
+        if (this.#lane?.isOnly(entry)) this.flush();
       }),
     );
   }
@@ -187,7 +192,7 @@ export class SerializedWriter extends LaneOutput {
    */
   end(): Promise<void> {
     if (this.#state === 'open') this.#state = 'ending';
-    if (this.#state === 'closed' || this.#isIdle()) {
+    if (this.#state === 'closed' || this.isIdle()) {
       this.flushHeld();
       return Promise.resolve();
     }
@@ -209,27 +214,27 @@ export class SerializedWriter extends LaneOutput {
       entry.reject?.(error);
       entry = entry.next;
     }
-    this.#wakeProgress();
-    this.#notifyEmpty();
-    this.#closeIterator();
+    this.wakeProgress();
+    this.notifyEmpty();
+    this.closeIterator();
   }
 
   /** Lets a generator run its finally blocks instead of waiting for a next() nobody will make. */
-  #closeIterator(): void {
+  private closeIterator(): void {
     try {
-      void Promise.resolve(this.#activeIterator?.return?.()).catch(ignore);
+      void Promise.resolve(this.#stream?.iterator?.return?.()).catch(ignore);
     } catch {
       // A sync generator that is running right now (it called abort itself) cannot be returned.
     }
   }
 
   /** The error sends are rejected with once the lane is closed. */
-  #closed(): ChannelClosedError {
+  private closed(): ChannelClosedError {
     this.#closedError ??= new ChannelClosedError();
     return this.#closedError;
   }
 
-  #admit(bytes: number): OfferResult {
+  private admit(bytes: number): OfferResult {
     if (this.#state !== 'open') return 'closed';
     const max = this.#limits.maxBufferedBytes;
     if (this.queuedBytes + bytes <= max) return 'queued';
@@ -244,7 +249,7 @@ export class SerializedWriter extends LaneOutput {
           this.dropped++;
           return 'dropped';
         }
-        this.#dropOldest(bytes);
+        this.dropOldest(bytes);
         if (this.queuedBytes + bytes <= max) return 'queued';
         this.dropped++;
         return 'dropped';
@@ -256,10 +261,10 @@ export class SerializedWriter extends LaneOutput {
     }
   }
 
-  #dropOldest(needed: number): void {
+  private dropOldest(needed: number): void {
     const max = this.#limits.maxBufferedBytes;
     this.#lane?.dropOldest(
-      this.#streaming,
+      this.#stream !== undefined,
       () => this.queuedBytes + needed <= max,
       (entry) => {
         this.dropped++;
@@ -268,11 +273,11 @@ export class SerializedWriter extends LaneOutput {
     );
   }
 
-  #canWriteNow(): boolean {
+  private canWriteNow(): boolean {
     return (
       this.#lane?.head === undefined &&
-      this.bufferedAmount < this.#highWaterMark &&
-      this.#socketOpen()
+      this.bufferedAmount < this.highWaterMark &&
+      this.socketOpen()
     );
   }
 
@@ -280,12 +285,12 @@ export class SerializedWriter extends LaneOutput {
    * A socket whose peer already closed takes no more data: what waits in the lane stays there
    * until the channel aborts it, so no send resolves as handed over when it never can be.
    */
-  #socketOpen(): boolean {
+  private socketOpen(): boolean {
     const state = this.socket.readyState;
     return state === undefined || state === 1;
   }
 
-  #append(
+  private append(
     data: Buffer | string | undefined,
     binary: boolean | undefined,
     bytes: number,
@@ -311,7 +316,7 @@ export class SerializedWriter extends LaneOutput {
     return entry;
   }
 
-  #write(
+  private write(
     data: Buffer | string,
     binary: boolean,
     fin: boolean,
@@ -326,42 +331,47 @@ export class SerializedWriter extends LaneOutput {
 
   protected onSocketProgress(): void {
     this.#lastProgressAt = monotonicNow();
-    this.#wakeProgress();
-    if (this.#lane?.head !== undefined && !this.#streaming) this.#flush();
+    this.wakeProgress();
+    if (this.#lane?.head !== undefined && this.#stream === undefined) this.flush();
   }
 
   /** At least 1: a lane with `highWaterMark` 0 still writes one message at a time. */
-  get #highWaterMark(): number {
+  private get highWaterMark(): number {
     return Math.max(1, this.#limits.highWaterMark);
   }
 
-  #flush(): void {
+  private flush(): void {
     const lane = this.#lane;
-    while (lane?.head !== undefined && !this.#streaming && this.#state !== 'closed') {
-      if (this.bufferedAmount >= this.#highWaterMark) {
+    while (lane?.head !== undefined && this.#stream === undefined && this.#state !== 'closed') {
+      if (this.bufferedAmount >= this.highWaterMark) {
         this.expectProgress();
         return;
       }
-      if (!this.#socketOpen()) return;
+      if (!this.socketOpen()) return;
       const entry = lane.head;
       if (entry.source !== undefined) {
-        this.#streaming = true;
-        void this.#runStream(entry, entry.source);
+        const stream: RunningStream = { iterator: undefined, waiter: undefined };
+        this.#stream = stream;
+        void this.runStream(stream, entry, entry.source);
         return;
       }
       lane.shift();
       const data = entry.data as Buffer | string;
-      this.#write(data, entry.binary === true, true, entry.bytes, (entry as FramedEntry).shared);
+      this.write(data, entry.binary === true, true, entry.bytes, (entry as FramedEntry).shared);
       entry.resolve?.(true);
     }
-    if (this.#isIdle()) this.#notifyEmpty();
+    if (this.isIdle()) this.notifyEmpty();
   }
 
-  async #runStream(entry: LaneEntry, source: NonNullable<LaneEntry['source']>): Promise<void> {
+  private async runStream(
+    stream: RunningStream,
+    entry: LaneEntry,
+    source: NonNullable<LaneEntry['source']>,
+  ): Promise<void> {
     let wroteFrames = false;
     try {
       const iterator = toStreamIterator(source);
-      this.#activeIterator = iterator;
+      stream.iterator = iterator;
       let held: Buffer | string | undefined;
       let binary = entry.binary;
       for (;;) {
@@ -370,12 +380,12 @@ export class SerializedWriter extends LaneOutput {
         const chunk = toStreamPayload(step.value);
         binary ??= typeof chunk !== 'string';
         if (held !== undefined) {
-          await this.#writeFrame(held, binary, false, entry);
+          await this.writeFrame(stream, held, binary, false, entry);
           wroteFrames = true;
         }
         held = chunk;
       }
-      await this.#writeFrame(held ?? Buffer.alloc(0), binary ?? true, true, entry);
+      await this.writeFrame(stream, held ?? Buffer.alloc(0), binary ?? true, true, entry);
     } catch (error) {
       if (this.#state === 'closed' && this.#lane?.head !== entry) return;
       const failure = toStreamFailure(error);
@@ -385,34 +395,34 @@ export class SerializedWriter extends LaneOutput {
         // The peer holds half a message; no later data frame may follow it (RFC 6455 §5.4).
         // The channel closes first, so what is queued behind is rejected with its close code.
         this.#hooks.onStreamBroken(failure);
-        this.abort(this.#closed());
+        this.abort(this.closed());
       }
     } finally {
-      this.#activeIterator = undefined;
-      this.#streaming = false;
-      if (this.#state !== 'closed') this.#flush();
+      this.#stream = undefined;
+      if (this.#state !== 'closed') this.flush();
     }
   }
 
-  async #writeFrame(
+  private async writeFrame(
+    stream: RunningStream,
     data: Buffer | string,
     binary: boolean,
     fin: boolean,
     entry: LaneEntry,
   ): Promise<void> {
-    while (this.bufferedAmount >= this.#highWaterMark && this.#state !== 'closed') {
+    while (this.bufferedAmount >= this.highWaterMark && this.#state !== 'closed') {
       this.expectProgress();
       await new Promise<void>((resolve) => {
-        this.#progressWaiter = resolve;
+        stream.waiter = resolve;
       });
     }
-    if (this.#state === 'closed' || !this.#socketOpen()) throw this.#closed();
+    if (this.#state === 'closed' || !this.socketOpen()) throw this.closed();
     const bytes = byteLengthOf(data);
     if (this.queuedBytes + bytes > this.#limits.maxBufferedBytes) {
       if (this.#limits.overflow === 'close') this.#hooks.onOverflow();
       throw new BackpressureError(this.queuedBytes + bytes, this.#limits.maxBufferedBytes);
     }
-    this.#write(data, binary, fin, bytes);
+    this.write(data, binary, fin, bytes);
     if (fin) {
       // Done the moment the last frame is handed over: an abort after this must not reject it.
       this.#lane?.shift();
@@ -420,18 +430,19 @@ export class SerializedWriter extends LaneOutput {
     }
   }
 
-  #wakeProgress(): void {
-    const waiter = this.#progressWaiter;
-    if (waiter === undefined) return;
-    this.#progressWaiter = undefined;
+  private wakeProgress(): void {
+    const stream = this.#stream;
+    const waiter = stream?.waiter;
+    if (stream === undefined || waiter === undefined) return;
+    stream.waiter = undefined;
     waiter();
   }
 
-  #isIdle(): boolean {
-    return this.#lane?.head === undefined && !this.#streaming;
+  private isIdle(): boolean {
+    return this.#lane?.head === undefined && this.#stream === undefined;
   }
 
-  #notifyEmpty(): void {
+  private notifyEmpty(): void {
     if (this.#emptyWaiters === undefined) return;
     // The waiters send the close frame next: what this tick held back goes first.
     this.flushHeld();
@@ -440,14 +451,14 @@ export class SerializedWriter extends LaneOutput {
     for (const waiter of waiters) waiter();
   }
 
-  #settled(verdict: OfferResult, bytes: number): Promise<boolean> {
+  private settled(verdict: OfferResult, bytes: number): Promise<boolean> {
     if (verdict === 'dropped') return RESOLVED_FALSE;
     if (verdict === 'rejected') {
       return quietReject(
         new BackpressureError(this.queuedBytes + bytes, this.#limits.maxBufferedBytes),
       );
     }
-    return quietReject(this.#closed());
+    return quietReject(this.closed());
   }
 }
 

@@ -1,5 +1,12 @@
 import type { IncomingMessage, Server } from 'node:http';
-import type { Channel, Hub, PendingUpgrade, Route } from '@wslane/core';
+import {
+  type Channel,
+  EMPTY_CONTEXT,
+  type Hub,
+  type PendingUpgrade,
+  type Route,
+  snapshotRecord,
+} from '@wslane/core';
 import type Koa from 'koa';
 import type { Context } from 'koa';
 import type { DefaultUpgradeContext, UpgradeOptions } from './upgrade-options.js';
@@ -94,8 +101,20 @@ export class KoaUpgrades {
 }
 
 function defaultContext(ctx: Context): DefaultUpgradeContext {
-  const params = ctx.params as Record<string, string> | undefined;
-  return { params: params ?? {}, query: { ...ctx.query }, state: ctx.state };
+  const params = snapshotRecord(ctx.params as Record<string, string> | undefined);
+  const query = snapshotRecord(ctx.query);
+  const state = snapshotRecord(ctx.state);
+  if (params === EMPTY_CONTEXT && query === EMPTY_CONTEXT && state === EMPTY_CONTEXT) {
+    return EMPTY_UPGRADE_CONTEXT;
+  }
+  return { params, query, state };
 }
+
+/** The context of every channel whose upgrade request had no params, query or state. */
+const EMPTY_UPGRADE_CONTEXT: DefaultUpgradeContext = Object.freeze({
+  params: EMPTY_CONTEXT,
+  query: EMPTY_CONTEXT,
+  state: EMPTY_CONTEXT,
+});
 
 function ignoreError(): void {}

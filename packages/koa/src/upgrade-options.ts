@@ -1,14 +1,17 @@
 import type { Channel, Route } from '@wslane/core';
 import type { Context, DefaultState } from 'koa';
 
-/** The context a channel gets when `upgrade` has no `context` option. */
+/**
+ * The context a channel gets when `upgrade` has no `context` option: copies taken at upgrade
+ * time, read-only (empty ones are shared by every channel).
+ */
 export interface DefaultUpgradeContext {
   /** Path params set by the router (`@koa/router`'s `ctx.params`), `{}` without one. */
   readonly params: Readonly<Record<string, string>>;
   /** `ctx.query` of the upgrade request. */
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** `ctx.state` as the middleware before the route left it (the user, the session). */
-  readonly state: DefaultState;
+  readonly state: Readonly<DefaultState>;
 }
 
 /** Options of `lane.upgrade` and `ctx.ws`. */
@@ -17,7 +20,7 @@ export interface UpgradeOptions<TContext = DefaultUpgradeContext> {
    * Builds the channel's context from the Koa context, after the middleware before it ran.
    * Throwing (`ctx.throw(403)`) refuses the upgrade with Koa's own error response.
    *
-   * @default (ctx) => ({ params: ctx.params ?? {}, query: { ...ctx.query }, state: ctx.state })
+   * @default copies of `ctx.params`, `ctx.query` and `ctx.state` ({@link DefaultUpgradeContext})
    */
   readonly context?: (ctx: Context) => TContext | Promise<TContext>;
 }
