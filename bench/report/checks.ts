@@ -81,6 +81,12 @@ export function checkTargets(rows: readonly SummaryRow[]): TargetCheck[] {
           `${formatNumber(ratio('rssPerConn'), 2)}×`,
           ratio('rssPerConn') <= 1.25,
         );
+        // The objects a connection keeps, without the allocator's and the GC's slack in RSS.
+        add(
+          'heap/conn ≤ 1.25× ws',
+          `${formatNumber(ratio('heapPerConn'), 2)}×`,
+          ratio('heapPerConn') <= 1.25,
+        );
         break;
       case 'slow-consumer':
         add(

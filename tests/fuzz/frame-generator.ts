@@ -1,4 +1,5 @@
-import { encodeFrame, type FrameSpec, OP } from '../scenarios/raw/raw-client.js';
+import { encodeFrame, type FrameSpec } from '../scenarios/helpers/frame-encoder.js';
+import { OP } from '../scenarios/helpers/wire-frames.js';
 import { isValidCloseCode, type ModelLimits, type ReceiverModel } from './frame-model.js';
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */

@@ -3,7 +3,8 @@ import { connect } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { closePayload, OP, RawClient, type ServerFrame } from '../scenarios/raw/raw-client.js';
+import { SILENT, WireClient } from '../scenarios/helpers/wire-client.js';
+import { OP, type WireFrame } from '../scenarios/helpers/wire-frames.js';
 import { Rng, terminalCase, validCase } from './frame-generator.js';
 import { type ModelLimits, type ModelMessage, ReceiverModel, type Verdict } from './frame-model.js';
 
@@ -36,12 +37,12 @@ interface Totals {
   kinds: Record<string, number>;
 }
 
-function isData(frame: ServerFrame): boolean {
+function isData(frame: WireFrame): boolean {
   return frame.opcode === OP.text || frame.opcode === OP.binary;
 }
 
 /** Messages as short comparable strings: deep equality over thousands of Buffers is slow. */
-function digestFrames(frames: readonly ServerFrame[]): string[] {
+function digestFrames(frames: readonly WireFrame[]): string[] {
   return frames.map((frame) => `${frame.opcode}:${frame.payload.toString('base64')}`);
 }
 
@@ -56,7 +57,7 @@ function digestPayloads(payloads: readonly Buffer[]): string[] {
 }
 
 /** Writes `bytes` in 1 to 4 pieces cut at random points (frames split across TCP writes). */
-async function writeInPieces(client: RawClient, bytes: Buffer, rng: Rng): Promise<void> {
+async function writeInPieces(client: WireClient, bytes: Buffer, rng: Rng): Promise<void> {
   const cuts = Array.from({ length: rng.int(0, 3) }, () => rng.int(0, bytes.length)).sort(
     (a, b) => a - b,
   );
@@ -89,7 +90,6 @@ describe('frame-stream fuzzer', () => {
           timeouts: { heartbeat: false },
         },
       );
-      const port = Number(new URL(server.url('/')).port);
       const healthClient = await connect(server.url('/health'));
       let healthChecks = 0;
       let healthChain = Promise.resolve();
@@ -104,7 +104,7 @@ describe('frame-stream fuzzer', () => {
       const totals: Totals = { cases: 0, connections: 0, errorCloses: {}, kinds: {} };
 
       async function runConnection(rng: Rng, label: string): Promise<number> {
-        const client = await RawClient.connect(port, '/fuzz');
+        const client = await WireClient.open(server.url('/fuzz'), SILENT);
         totals.connections++;
         try {
           const model = new ReceiverModel(LIMITS);
@@ -169,7 +169,7 @@ describe('frame-stream fuzzer', () => {
             (f) => !LEGAL_SERVER_OPCODES.has(f.opcode) || f.rsv !== 0 || f.masked || !f.fin,
           );
           expect(illegal, where).toEqual([]);
-          await client.send({ opcode: OP.close, payload: closePayload(1000) });
+          await client.close();
           client.socket.end();
           return valid.length + 1;
         } finally {

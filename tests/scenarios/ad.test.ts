@@ -3,7 +3,9 @@ import { useConformanceApps } from '../integration/conformance-apps.js';
 import { harnesses } from '../integration/harnesses.js';
 import { startOtherWsServer } from '../integration/helpers.js';
 import { type FaultServer, faultApps } from './helpers/fault-apps.js';
-import { clientFrame, upgradeWithFrames } from './helpers/upgrade-with-frames.js';
+import { encodeFrame } from './helpers/frame-encoder.js';
+import { rawUpgrade, SILENT, WireClient } from './helpers/wire-client.js';
+import { OP } from './helpers/wire-frames.js';
 
 describe.each(faultApps)('AD on $name', (faultApp) => {
   const running: FaultServer[] = [];
@@ -27,11 +29,11 @@ describe.each(faultApps)('AD on $name', (faultApp) => {
     'AD-01 a middleware error on the upgrade path is a real HTTP response: %s → %i',
     async (path, status) => {
       const app = await start();
-      const refusal = await upgradeWithFrames(app.port, path, []);
-      expect(await refusal.status()).toBe(status);
-      // Answered, then ended: no 101, nothing left waiting for a close timeout.
-      await refusal.closed();
-      expect(refusal.received().toString('latin1')).not.toContain('101 Switching');
+      // Answered, then ended (rawUpgrade waits for the server to end the connection): no 101,
+      // nothing left waiting for a close timeout.
+      const refusal = await rawUpgrade(app.test.url(path));
+      expect(refusal.status).toBe(status);
+      expect(refusal.raw.toString('latin1')).not.toContain('101 Switching');
       expect(app.hub.stats()).toMatchObject({ created: 0, pending: 0 });
       // The next upgrade is served as usual.
       const client = await app.test.connect('/ws/echo');
@@ -43,25 +45,29 @@ describe.each(faultApps)('AD on $name', (faultApp) => {
 
   it('AD-02 frames sent with the upgrade request survive slow auth middleware, in order (OP-02)', async () => {
     const app = await start();
-    const raw = await upgradeWithFrames(app.port, '/ws/slow-auth', [
-      clientFrame(0x1, 'first'),
-      clientFrame(0x1, 'second'),
-    ]);
-    expect(await raw.status()).toBe(101);
-    const frames = await raw.frames(2);
-    expect(frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([
+    const client = await WireClient.open(app.test.url('/ws/slow-auth'), {
+      ...SILENT,
+      extra: Buffer.concat([
+        encodeFrame({ opcode: OP.text, payload: 'first' }),
+        encodeFrame({ opcode: OP.text, payload: 'second' }),
+      ]),
+    });
+    expect((await client.response()).status).toBe(101);
+    await client.waitForCount(() => true, 2);
+    expect(client.frames.slice(0, 2).map((f) => [f.opcode, f.payload.toString()])).toEqual([
       [0x1, 'first'],
       [0x1, 'second'],
     ]);
-    raw.socket.destroy();
+    client.destroy();
   });
 
   it('AD-02 frames sent with a refused upgrade are discarded and the refusal is written (OP-02)', async () => {
     const app = await start();
-    const raw = await upgradeWithFrames(app.port, '/ws/slow-deny', [clientFrame(0x1, 'early')]);
-    expect(await raw.status()).toBe(401);
-    await raw.closed();
-    expect(raw.received().toString('latin1')).toMatch(/www-authenticate: bearer/i);
+    const refusal = await rawUpgrade(app.test.url('/ws/slow-deny'), {
+      extra: encodeFrame({ opcode: OP.text, payload: 'early' }),
+    });
+    expect(refusal.status).toBe(401);
+    expect(refusal.raw.toString('latin1')).toMatch(/www-authenticate: bearer/i);
     expect(app.hub.stats()).toMatchObject({ created: 0, pending: 0 });
   });
 });

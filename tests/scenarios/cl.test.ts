@@ -9,15 +9,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { TLS_FIXTURE } from './helpers/cl-tls-fixture.js';
-import {
-  closeCodeOf,
-  OP,
-  toMessages,
-  upgradeRequest,
-  useWireClients,
-  WireClient,
-  type WireFrame,
-} from './helpers/wire-client.js';
+import { upgradeRequest } from './helpers/http-upgrade.js';
+import { useWireClients, WireClient } from './helpers/wire-client.js';
+import { closeCodeOf, OP, toMessages, type WireFrame } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();
 const openWire = useWireClients();
@@ -196,7 +190,7 @@ describe('CL: sends after close and during closing', () => {
       const client = await openWire(server.url('/cl'));
       const channel = await probe.channel();
       // A slow client: it reads nothing until the server has decided.
-      client.socket.pause();
+      client.pause();
       const payload = 'x'.repeat(16 * 1024);
       const sends = Array.from({ length: 1000 }, (_, i) => channel.send(`${i}:${payload}`));
       const handed = new Set<number>();
@@ -211,7 +205,7 @@ describe('CL: sends after close and during closing', () => {
       expect(channel.stats.bufferedBytes).toBeGreaterThan(1024 * 1024);
       if (ending === 'close') {
         const closed = channel.close(1000, 'done');
-        client.socket.resume();
+        client.resume();
         await expect(Promise.all(sends)).resolves.toEqual(new Array(1000).fill(true));
         await withTimeout(closed, 3000, 'graceful close');
         await client.waitEnded(3000);
@@ -230,7 +224,7 @@ describe('CL: sends after close and during closing', () => {
         for (const result of results.slice(resolved)) {
           expect((result as PromiseRejectedResult).reason).toBeInstanceOf(ChannelClosedError);
         }
-        client.socket.resume();
+        client.resume();
         await client.waitEnded();
         // The peer gets at most what was handed to the socket, in order, and no close frame.
         const received = toMessages(client.frames).map((m) =>
@@ -289,7 +283,7 @@ describe('CL: sends after close and during closing', () => {
     );
     const client = await openWire(server.url('/cl'));
     const channel = await probe.channel();
-    client.socket.pause();
+    client.pause();
     const payload = Buffer.alloc(16 * 1024);
     const sends = Array.from({ length: 1000 }, () => channel.send(payload));
     const handed = new Set<number>();
@@ -417,7 +411,7 @@ describe('CL: sends after close and during closing', () => {
     const { port } = server.server.address() as AddressInfo;
     const tcp = connectTcp(port, '127.0.0.1');
     tcp.on('error', () => {});
-    tcp.write(upgradeRequest('/cl', `127.0.0.1:${port}`));
+    tcp.write(upgradeRequest({ path: '/cl', host: `127.0.0.1:${port}` }).text);
     await withTimeout(reached.promise, 2000, 'auth reached');
     const serverSide = sockets[0] as Socket;
     const serverClosed = new Promise((resolve) => serverSide.once('close', resolve));
@@ -480,7 +474,7 @@ describe('CL: sends after close and during closing', () => {
     await client.send('hold');
     await expect.poll(() => handled).toEqual(['hold']);
     // The server is writing when the peer leaves: its bytes pile up in the lane.
-    client.socket.pause();
+    client.pause();
     const sends = Array.from({ length: 500 }, () => channel.send(Buffer.alloc(16 * 1024)));
     await client.send('final');
     await client.close(1000, 'bye');

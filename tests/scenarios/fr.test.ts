@@ -8,15 +8,9 @@ import {
 import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import {
-  closeCodeOf,
-  encodeFragments,
-  encodeFrame,
-  OP,
-  useWireClients,
-  type WireClient,
-  type WireFrame,
-} from './helpers/wire-client.js';
+import { encodeFragments, encodeFrame } from './helpers/frame-encoder.js';
+import { useWireClients, type WireClient } from './helpers/wire-client.js';
+import { closeCodeOf, OP, type WireFrame } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();
 const openWire = useWireClients();
@@ -42,12 +36,14 @@ function ackProbe(options: { options?: RouteOptions } = {}) {
 
 /** The frames of one message: `data` cut into fragments of `size` bytes (0 = one frame). */
 function fragments(opcode: number, data: Buffer, size: number): Buffer[] {
-  if (size === 0 || data.length <= size) return [encodeFrame(opcode, data)];
+  if (size === 0 || data.length <= size) return [encodeFrame({ opcode, payload: data })];
   const frames: Buffer[] = [];
   for (let offset = 0; offset < data.length; offset += size) {
     const end = Math.min(data.length, offset + size);
     frames.push(
-      encodeFrame(offset === 0 ? opcode : OP.continuation, data.subarray(offset, end), {
+      encodeFrame({
+        opcode: offset === 0 ? opcode : OP.continuation,
+        payload: data.subarray(offset, end),
         fin: end === data.length,
       }),
     );
@@ -69,7 +65,9 @@ async function sendUntilClosed(client: WireClient, frames: () => Buffer[], batch
     for (let i = 0; i < next.length; i += batch) {
       const part = next.slice(i, i + batch);
       const before = client.frames.length;
-      await client.write(Buffer.concat([...part, encodeFrame(OP.ping, 'sync')]));
+      await client.write(
+        Buffer.concat([...part, encodeFrame({ opcode: OP.ping, payload: 'sync' })]),
+      );
       sent += part.length;
       // The pong proves the server read every byte before it; a close ends the run.
       const answer = await client.waitFor(
@@ -177,7 +175,7 @@ describe('FR: fragmented (multi-frame) messages', () => {
       await client.write(frame);
       if (i === 3 || i === 100) {
         const before = client.frames.length;
-        await client.sendFrame(OP.ping, `ping-after-${i}`);
+        await client.sendFrame({ opcode: OP.ping, payload: `ping-after-${i}` });
         // The pong arrives while the message is still incomplete on the server.
         const pong = await client.waitFor((f) => f.opcode === OP.pong, 2000, before);
         expect(pong.payload.toString()).toBe(`ping-after-${i}`);
@@ -231,13 +229,11 @@ describe('FR: fragmented (multi-frame) messages', () => {
     const total = (100 * 1024 * 1024) / fragment;
     const next = (): Buffer[] => {
       if (produced === total) return [];
-      const frame = encodeFrame(
-        produced === 0 ? OP.binary : OP.continuation,
-        Buffer.alloc(fragment),
-        {
-          fin: produced === total - 1,
-        },
-      );
+      const frame = encodeFrame({
+        opcode: produced === 0 ? OP.binary : OP.continuation,
+        payload: Buffer.alloc(fragment),
+        fin: produced === total - 1,
+      });
       produced++;
       return [frame];
     };
@@ -267,7 +263,9 @@ describe('FR: fragmented (multi-frame) messages', () => {
       const next = (): Buffer[] => {
         if (produced === 1_000_000) return [];
         const batch = Array.from({ length: 100 }, (_, i) =>
-          encodeFrame(produced + i === 0 ? OP.binary : OP.continuation, payload, {
+          encodeFrame({
+            opcode: produced + i === 0 ? OP.binary : OP.continuation,
+            payload,
             fin: produced + i === 999_999,
           }),
         );
@@ -303,8 +301,8 @@ describe('FR: fragmented (multi-frame) messages', () => {
         index === cuts.length - 1
           ? fragments(OP.text, bytes, 1)
           : [
-              encodeFrame(OP.text, bytes.subarray(0, first), { fin: false }),
-              encodeFrame(OP.continuation, bytes.subarray(first)),
+              encodeFrame({ opcode: OP.text, payload: bytes.subarray(0, first), fin: false }),
+              encodeFrame({ opcode: OP.continuation, payload: bytes.subarray(first) }),
             ];
       const before = client.frames.length;
       await client.write(Buffer.concat(frames));
@@ -314,8 +312,8 @@ describe('FR: fragmented (multi-frame) messages', () => {
     const channel = await probe.channel();
     await client.write(
       Buffer.concat([
-        encodeFrame(OP.text, invalid.subarray(0, 5), { fin: false }),
-        encodeFrame(OP.continuation, invalid.subarray(5)),
+        encodeFrame({ opcode: OP.text, payload: invalid.subarray(0, 5), fin: false }),
+        encodeFrame({ opcode: OP.continuation, payload: invalid.subarray(5) }),
       ]),
     );
     expect(closeCodeOf(await client.waitClose())).toBe(1007);
@@ -332,16 +330,28 @@ describe('FR: fragmented (multi-frame) messages', () => {
     const server = await startHubServer({ '/fr': probe.route });
     const bystander = await openWire(server.url('/fr'));
     const violations: [string, Buffer][] = [
-      ['continuation with no message started', encodeFrame(OP.continuation, 'x')],
+      [
+        'continuation with no message started',
+        encodeFrame({ opcode: OP.continuation, payload: 'x' }),
+      ],
       [
         'new text frame inside a fragmented message',
-        Buffer.concat([encodeFrame(OP.text, 'a', { fin: false }), encodeFrame(OP.text, 'b')]),
+        Buffer.concat([
+          encodeFrame({ opcode: OP.text, payload: 'a', fin: false }),
+          encodeFrame({ opcode: OP.text, payload: 'b' }),
+        ]),
       ],
-      ['ping with a 126-byte payload', encodeFrame(OP.ping, Buffer.alloc(126))],
-      ['fragmented ping', encodeFrame(OP.ping, 'p', { fin: false })],
-      ['unmasked client frame', encodeFrame(OP.text, 'x', { mask: false })],
-      ['reserved bits without an extension', encodeFrame(OP.text, 'x', { rsv: 0b100 })],
-      ['reserved opcode', encodeFrame(0x3, 'x')],
+      [
+        'ping with a 126-byte payload',
+        encodeFrame({ opcode: OP.ping, payload: Buffer.alloc(126) }),
+      ],
+      ['fragmented ping', encodeFrame({ opcode: OP.ping, payload: 'p', fin: false })],
+      ['unmasked client frame', encodeFrame({ opcode: OP.text, payload: 'x', mask: false })],
+      [
+        'reserved bits without an extension',
+        encodeFrame({ opcode: OP.text, payload: 'x', rsv: 0b100 }),
+      ],
+      ['reserved opcode', encodeFrame({ opcode: 0x3, payload: 'x' })],
     ];
     for (const [name, bytes] of violations) {
       const client = await openWire(server.url('/fr'));

@@ -8,17 +8,11 @@ import { useHubServers } from '../helpers/hub-server.js';
 import { useConformanceApps } from '../integration/conformance-apps.js';
 import { AUTH } from '../integration/conformance-routes.js';
 import { harnesses } from '../integration/harnesses.js';
+import { encodeFrame, encodeMessages } from './helpers/frame-encoder.js';
+import { upgradeRequest } from './helpers/http-upgrade.js';
 import { connectionsOf, gatedHarnesses, useGatedApps } from './helpers/op-apps.js';
-import {
-  closeCodeOf,
-  encodeFrame,
-  encodeMessages,
-  OP,
-  rawUpgrade,
-  upgradeRequest,
-  useWireClients,
-  type WireClient,
-} from './helpers/wire-client.js';
+import { rawUpgrade, useWireClients, type WireClient } from './helpers/wire-client.js';
+import { closeCodeOf, OP } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();
 const openWire = useWireClients();
@@ -26,6 +20,11 @@ const openWire = useWireClients();
 /** A macrotask turn. */
 function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Text frames in one buffer, to send right behind the upgrade request. */
+function textFrames(...payloads: string[]): Buffer {
+  return Buffer.concat(payloads.map((payload) => encodeFrame({ opcode: OP.text, payload })));
 }
 
 /** Text messages the wire client received, in order. */
@@ -90,7 +89,7 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
         },
       },
     });
-    const extra = Buffer.concat([encodeFrame(OP.text, 'first'), encodeFrame(OP.text, 'second')]);
+    const extra = textFrames('first', 'second');
     const opening = openWire(server.url('/op'), { extra });
     await withTimeout(reached.promise, 2000, 'auth reached');
     gate.resolve(true);
@@ -144,7 +143,7 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
       },
     });
     const server = await startHubServer({ '/op': probe.route });
-    const extra = Buffer.concat([encodeFrame(OP.text, 'early0'), encodeFrame(OP.text, 'early1')]);
+    const extra = textFrames('early0', 'early1');
     const client = await openWire(server.url('/op'), { extra });
     expect(closeCodeOf(await client.waitClose())).toBe(1011);
     await client.waitEnded();
@@ -203,7 +202,7 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
     const client = await openWire(server.url('/op'));
     const channel = await probe.channel();
     const count = 100_000;
-    const frameBytes = encodeFrame(OP.text, `m${count - 1}`).length;
+    const frameBytes = encodeFrame({ opcode: OP.text, payload: `m${count - 1}` }).length;
     void client
       .write(
         encodeMessages(
@@ -278,7 +277,7 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
         gate = deferred();
         const tcp = connectTcp(port, '127.0.0.1');
         tcp.on('error', () => {});
-        tcp.write(upgradeRequest('/op', `127.0.0.1:${port}`));
+        tcp.write(upgradeRequest({ path: '/op', host: `127.0.0.1:${port}` }).text);
         await withTimeout(reached.promise, 2000, 'auth reached');
         const serverSide = sockets.at(-1) as Socket;
         const left = new Promise((resolve) => tcp.once('close', resolve));
@@ -319,7 +318,7 @@ describe.each(harnesses)('OP on $name (conformance apps)', (harness) => {
 
   it('OP-02 frames that arrive with the upgrade request are delivered after open, in order', async () => {
     const app = await start();
-    const extra = Buffer.concat([encodeFrame(OP.text, 'first'), encodeFrame(OP.text, 'second')]);
+    const extra = textFrames('first', 'second');
     const client = await openWire(app.url('/ws/echo'), { extra });
     await client.waitForCount((f) => f.opcode === OP.text, 2);
     expect(texts(client)).toEqual(['first', 'second']);
@@ -329,7 +328,7 @@ describe.each(harnesses)('OP on $name (conformance apps)', (harness) => {
 
   it('OP-02 frames sent with a refused upgrade request are discarded behind a 401', async () => {
     const app = await start();
-    const extra = Buffer.concat([encodeFrame(OP.text, 'first'), encodeFrame(OP.text, 'second')]);
+    const extra = textFrames('first', 'second');
     const answer = await rawUpgrade(app.url('/ws/whoami'), { extra });
     expect(answer.status).toBe(401);
     expect(app.hub.stats()).toMatchObject({ created: 0, messagesIn: 0 });
@@ -406,7 +405,7 @@ describe.each(gatedHarnesses)('OP on $name (async auth middleware)', (harness) =
   it('OP-02 frames that arrive before the upgrade completes wait through slow auth', async () => {
     const { probe, events } = echoProbe();
     const app = await start(probe.route);
-    const extra = Buffer.concat([encodeFrame(OP.text, 'first'), encodeFrame(OP.text, 'second')]);
+    const extra = textFrames('first', 'second');
     const opening = openWire(app.url('/ws/gated'), { headers: { 'x-op-id': 'a' }, extra });
     const decide = await app.reached('a');
     decide('allow');
@@ -421,7 +420,7 @@ describe.each(gatedHarnesses)('OP on $name (async auth middleware)', (harness) =
   it('OP-02 frames sent with an upgrade the slow auth refuses are discarded behind a 401', async () => {
     const { probe, events } = echoProbe();
     const app = await start(probe.route);
-    const extra = Buffer.concat([encodeFrame(OP.text, 'first'), encodeFrame(OP.text, 'second')]);
+    const extra = textFrames('first', 'second');
     const answering = rawUpgrade(app.url('/ws/gated'), { headers: { 'x-op-id': 'd' }, extra });
     (await app.reached('d'))('deny');
     const answer = await answering;
@@ -442,7 +441,13 @@ describe.each(gatedHarnesses)('OP on $name (async auth middleware)', (harness) =
       for (let i = 0; i < 10; i++) {
         const tcp = connectTcp(port, '127.0.0.1');
         tcp.on('error', () => {});
-        tcp.write(upgradeRequest('/ws/gated', `127.0.0.1:${port}`, { 'x-op-id': `leave${i}` }));
+        tcp.write(
+          upgradeRequest({
+            path: '/ws/gated',
+            host: `127.0.0.1:${port}`,
+            headers: { 'x-op-id': `leave${i}` },
+          }).text,
+        );
         const decide = await app.reached(`leave${i}`);
         const serverSide = sockets.at(-1) as Socket;
         const left = new Promise((resolve) => tcp.once('close', resolve));
@@ -483,7 +488,13 @@ describe.each(gatedHarnesses)('OP on $name (async auth middleware)', (harness) =
         // The socket is destroyed (reset) between the middleware and the handshake.
         const tcp = connectTcp(port, '127.0.0.1');
         tcp.on('error', () => {});
-        tcp.write(upgradeRequest('/ws/gated', `127.0.0.1:${port}`, { 'x-op-id': id }));
+        tcp.write(
+          upgradeRequest({
+            path: '/ws/gated',
+            host: `127.0.0.1:${port}`,
+            headers: { 'x-op-id': id },
+          }).text,
+        );
         const decide = await app.reached(id);
         const serverSide = sockets.at(-1) as Socket;
         const gone = new Promise((resolve) => serverSide.once('close', resolve));

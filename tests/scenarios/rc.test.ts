@@ -9,13 +9,9 @@ import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { serverChannel, useConformanceApps } from '../integration/conformance-apps.js';
 import { harnesses } from '../integration/harnesses.js';
-import {
-  closeCodeOf,
-  OP,
-  rawUpgrade,
-  upgradeRequest,
-  useWireClients,
-} from './helpers/wire-client.js';
+import { upgradeRequest } from './helpers/http-upgrade.js';
+import { rawUpgrade, useWireClients } from './helpers/wire-client.js';
+import { closeCodeOf, OP } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();
 const openWire = useWireClients();
@@ -122,7 +118,7 @@ describe('RC: fast reconnect and the channel registry', () => {
     const old = await openWire(server.url('/rc?key=K'), { autoClose: false, autoPong: false });
     const oldChannel = await probe.channel(0);
     // Black-holed: it reads nothing and answers nothing, and its TCP connection stays up.
-    old.socket.pause();
+    old.pause();
     const fresh = await connect(server.url('/rc?key=K'));
     const newChannel = await probe.channel(1);
     expect(server.hub.channels.getByKey('keyed', 'K')).toBe(newChannel);
@@ -132,7 +128,7 @@ describe('RC: fast reconnect and the channel registry', () => {
     await expect.poll(() => oldChannel.state, { timeout: 2000 }).toBe('closed');
     expect(closes.get(oldChannel.id)).toBe(1006);
     expect(probe.errors).toEqual([{ code: 'WSLANE_CLOSE_TIMEOUT', channel: oldChannel.id }]);
-    old.socket.resume();
+    old.resume();
     await old.waitEnded();
     // The old peer got its 4409 close frame and not one of the messages meant for K.
     expect(old.frames.map((f) => f.opcode)).toEqual([OP.close]);
@@ -213,7 +209,7 @@ describe('RC: fast reconnect and the channel registry', () => {
         const socket = connectTcp(port, '127.0.0.1');
         socket.on('error', () => {});
         const closed = new Promise((resolve) => socket.once('close', resolve));
-        socket.write(upgradeRequest('/rc', `127.0.0.1:${port}`).subarray(0, 40));
+        socket.write(upgradeRequest({ path: '/rc', host: `127.0.0.1:${port}` }).text.slice(0, 40));
         socket.destroy();
         await closed;
       } else if (ending === 'half-open') {

@@ -6,15 +6,9 @@ import { withTimeout } from '@wslane/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import {
-  closeCodeOf,
-  closePayload,
-  encodeFrame,
-  OP,
-  toMessages,
-  useWireClients,
-  type WireFrame,
-} from './helpers/wire-client.js';
+import { closePayload, encodeFrame } from './helpers/frame-encoder.js';
+import { useWireClients } from './helpers/wire-client.js';
+import { closeCodeOf, OP, toMessages, type WireFrame } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();
 const openWire = useWireClients();
@@ -122,7 +116,7 @@ describe('WR: concurrent writes and ordering', () => {
     const client = await openWire(server.url('/wr'), {
       headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' },
     });
-    expect(client.headers['sec-websocket-extensions']).toBeUndefined();
+    expect((await client.response()).headers['sec-websocket-extensions']).toBeUndefined();
     const channel = await probe.channel();
     const rounds = 20;
     for (let r = 0; r < rounds; r++) {
@@ -340,8 +334,8 @@ describe('WR: concurrent writes and ordering', () => {
     await vi.advanceTimersByTimeAsync(idleMs - 50);
     await client.write(
       Buffer.concat([
-        encodeFrame(OP.text, 'go'),
-        encodeFrame(OP.close, closePayload(4001, 'peer')),
+        encodeFrame({ opcode: OP.text, payload: 'go' }),
+        encodeFrame({ opcode: OP.close, payload: closePayload(4001, 'peer') }),
       ]),
     );
     await client.waitEnded();

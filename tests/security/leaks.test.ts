@@ -3,7 +3,9 @@ import { connect, expectRefusal, type TestClient } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { startHubServer } from '../helpers/hub-server.js';
-import { closePayload, OP, RawClient, upgradeRequest } from '../scenarios/raw/raw-client.js';
+import { upgradeRequest } from '../scenarios/helpers/http-upgrade.js';
+import { SILENT, WireClient } from '../scenarios/helpers/wire-client.js';
+import { OP } from '../scenarios/helpers/wire-frames.js';
 
 function resources(): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -82,34 +84,34 @@ describe('churn leaves nothing behind', () => {
       await expectRefusal(server.url('/echo'), { origin: 'https://evil.example' });
       await expectRefusal(server.url('/nowhere'));
       await expectRefusal(server.url('/auth'));
-      const bad = await RawClient.open(port);
+      const bad = await WireClient.tcp(port);
       await bad.write(
         upgradeRequest({ path: '/echo', headers: { 'Sec-WebSocket-Key': 'x' } }).text,
       );
       expect((await bad.response()).status).toBe(400);
 
       // Timeouts: handshake (408), idle (4408), heartbeat (dead peer), close handshake.
-      const slow = await RawClient.open(port);
+      const slow = await WireClient.tcp(port);
       await slow.write(upgradeRequest({ path: '/auth?stall' }).text);
       expect((await slow.response()).status).toBe(408);
       const idler = await connect(server.url('/idle'));
       expect((await idler.waitClosed()).code).toBe(4408);
       const dead: TestClient = await connect(server.url('/echo'), { autoPong: false });
       expect((await dead.waitClosed()).code).toBe(1006);
-      const deaf = await RawClient.connect(port, '/echo');
+      const deaf = await WireClient.open(server.url('/echo'), SILENT);
       const deafChannel = await echo.channel(echo.channels.length - 1);
       void deafChannel.close(1000); // the raw client never answers: terminated at the deadline
       await deaf.waitEnded();
 
       // Protocol abuse: 1002 and 1009.
-      const abusive = await RawClient.connect(port, '/echo');
-      await abusive.send({ opcode: 0x3 });
+      const abusive = await WireClient.open(server.url('/echo'), SILENT);
+      await abusive.sendFrame({ opcode: 0x3 });
       expect(await abusive.closeCode()).toBe(1002);
-      const greedy = await RawClient.connect(port, '/echo');
-      await greedy.send({ opcode: OP.binary, declaredLength: 2 ** 30 });
+      const greedy = await WireClient.open(server.url('/echo'), SILENT);
+      await greedy.sendFrame({ opcode: OP.binary, declaredLength: 2 ** 30 });
       expect(await greedy.closeCode()).toBe(1009);
-      const polite = await RawClient.connect(port, '/echo');
-      await polite.send({ opcode: OP.close, payload: closePayload(1000) });
+      const polite = await WireClient.open(server.url('/echo'), SILENT);
+      await polite.close();
       expect(await polite.closeCode()).toBe(1000);
       for (const raw of [bad, slow, deaf, abusive, greedy, polite]) raw.destroy();
 

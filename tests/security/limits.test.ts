@@ -3,7 +3,8 @@ import { connect, expectRefusal } from '@wslane/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { RawClient, upgradeRequest } from '../scenarios/raw/raw-client.js';
+import { upgradeRequest } from '../scenarios/helpers/http-upgrade.js';
+import { WireClient } from '../scenarios/helpers/wire-client.js';
 
 const startHubServer = useHubServers();
 afterEach(() => {
@@ -72,7 +73,7 @@ describe('connection caps', () => {
       { limits: { maxConnectionsPerIp: 2 }, timeouts: { handshake: 300 } },
     );
     const port = Number(new URL(server.url('/')).port);
-    const pending = [await RawClient.open(port), await RawClient.open(port)];
+    const pending = [await WireClient.tcp(port), await WireClient.tcp(port)];
     for (const client of pending) await client.write(upgradeRequest({ path: '/slow' }).text);
     await expect.poll(() => inMiddleware).toBe(2);
     // Two upgrades from this IP are open-or-pending: a third is over the cap at once, not 408

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { RawClient, type RequestOptions, upgradeRequest } from '../scenarios/raw/raw-client.js';
+import { type RequestOptions, upgradeRequest } from '../scenarios/helpers/http-upgrade.js';
+import { WireClient } from '../scenarios/helpers/wire-client.js';
 
 /**
  * Close reasons and HTTP error responses go to whoever sent the request: they must never carry
@@ -271,7 +272,7 @@ describe('HTTP refusals never echo the request or internals', () => {
       holders.push(await connect(server.url('/open')));
     }
     if (testCase.status === 409) holders.push(await connect(server.url(`/keyed?user=${MARKER}`)));
-    const client = await RawClient.open(port);
+    const client = await WireClient.tcp(port);
     await client.write(upgradeRequest(testCase.request).text);
     const response = await client.response();
     expect(response.status).toBe(testCase.status);
@@ -285,7 +286,7 @@ describe('HTTP refusals never echo the request or internals', () => {
   it('does not echo an offered subprotocol it does not speak in the 101', async () => {
     const probe = createProbe();
     const server = await startHubServer({ '/open': probe.route }, { protocols: ['v1'] });
-    const client = await RawClient.open(Number(new URL(server.url('/')).port));
+    const client = await WireClient.tcp(Number(new URL(server.url('/')).port));
     await client.write(
       upgradeRequest({ path: '/open', headers: { 'Sec-WebSocket-Protocol': MARKER } }).text,
     );
@@ -298,7 +299,7 @@ describe('HTTP refusals never echo the request or internals', () => {
   it('answers garbage before the handshake without quoting it', async () => {
     const probe = createProbe();
     const server = await startHubServer({ '/open': probe.route });
-    const client = await RawClient.open(Number(new URL(server.url('/')).port));
+    const client = await WireClient.tcp(Number(new URL(server.url('/')).port));
     await client.write(`${MARKER} ${MARKER}\r\n\r\n`);
     const response = await client.response();
     expect(response.status).toBe(400);

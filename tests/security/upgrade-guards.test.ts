@@ -3,7 +3,8 @@ import { connect, expectRefusal } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
-import { RawClient, upgradeRequest } from '../scenarios/raw/raw-client.js';
+import { upgradeRequest } from '../scenarios/helpers/http-upgrade.js';
+import { WireClient } from '../scenarios/helpers/wire-client.js';
 
 const startHubServer = useHubServers();
 
@@ -105,7 +106,7 @@ describe('authentication before the handshake', () => {
 
   it('answers a bad credential with 403 and never switches protocols', async () => {
     const { server } = await authServer();
-    const client = await RawClient.open(Number(new URL(server.url('/')).port));
+    const client = await WireClient.tcp(Number(new URL(server.url('/')).port));
     await client.write(upgradeRequest({ path: '/ws?token=bad' }).text);
     const response = await client.response();
     expect(response.status).toBe(403);

@@ -1,14 +1,16 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { closePayload, encodeFrame, OP, RawClient } from './raw-client.js';
+import { encodeFrame } from '../helpers/frame-encoder.js';
+import { SILENT, WireClient } from '../helpers/wire-client.js';
+import { OP } from '../helpers/wire-frames.js';
 import { type RawServer, useRawServer } from './raw-harness.js';
 
 const startRawServer = useRawServer();
 
-async function rawChannel(raw: RawServer): Promise<RawClient> {
+async function rawChannel(raw: RawServer): Promise<WireClient> {
   const before = raw.probe.channels.length;
-  const client = await RawClient.connect(raw.port, '/raw');
+  const client = await WireClient.open(raw.server.url('/raw'), SILENT);
   await raw.probe.channel(before);
   return client;
 }
@@ -37,12 +39,12 @@ describe('fragmented messages', () => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
     await client.write(fragmented(1000, 3));
-    const [echo] = await client.framesOf(OP.binary, 1);
-    expect(echo?.payload.equals(expectedPayload(1000, 3))).toBe(true);
+    const echo = await client.waitFor((frame) => frame.opcode === OP.binary);
+    expect(echo.payload.equals(expectedPayload(1000, 3))).toBe(true);
     const channel = raw.probe.channels[0];
     expect(channel?.stats).toMatchObject({ messagesIn: 1, bytesIn: 3000 });
     expect(channel?.state).toBe('open');
-    await client.send({ opcode: OP.close, payload: closePayload(1000) });
+    await client.close();
     expect(await client.closeCode()).toBe(1000);
     await raw.expectHealthy();
   });
@@ -51,7 +53,7 @@ describe('fragmented messages', () => {
     const raw = await startRawServer({ limits: { maxFragments: 100 } });
     const client = await rawChannel(raw);
     await client.write(fragmented(100, 1));
-    expect((await client.framesOf(OP.binary, 1))[0]?.payload.length).toBe(100);
+    expect((await client.waitFor((frame) => frame.opcode === OP.binary)).payload.length).toBe(100);
     await client.write(fragmented(101, 1));
     expect(await client.closeCode()).toBe(1008);
     expect(raw.probe.errors.map((e) => e.code)).toEqual(['WSLANE_FRAME_LIMIT']);
@@ -73,9 +75,9 @@ describe('fragmented messages', () => {
     await client.write(fragmented(11, 1));
     expect(await client.closeCode()).toBe(1008);
     // The health route runs with the hub's 1024.
-    const other = await RawClient.connect(raw.port, '/health');
+    const other = await WireClient.open(raw.server.url('/health'), SILENT);
     await other.write(fragmented(500, 1));
-    expect((await other.framesOf(OP.binary, 1))[0]?.payload.length).toBe(500);
+    expect((await other.waitFor((frame) => frame.opcode === OP.binary)).payload.length).toBe(500);
     other.destroy();
     await raw.expectHealthy();
   });
@@ -101,7 +103,7 @@ describe('trickled frames (limits.maxBufferedChunks)', () => {
    * checked after each read once the receiver's error (emitted on the next tick) had its turn.
    */
   async function trickle(
-    client: RawClient,
+    client: WireClient,
     raw: RawServer,
     server: Socket,
     bytes: Buffer,
@@ -144,7 +146,9 @@ describe('trickled frames (limits.maxBufferedChunks)', () => {
     const frame = encodeFrame({ opcode: OP.text, payload: 'trickled '.repeat(20) });
     const written = await trickle(client, raw, await serverSocket, frame);
     expect(written).toBe(frame.length);
-    expect((await client.framesOf(OP.text, 1))[0]?.payload.toString()).toBe('trickled '.repeat(20));
+    expect((await client.waitFor((frame) => frame.opcode === OP.text)).payload.toString()).toBe(
+      'trickled '.repeat(20),
+    );
     client.destroy();
     await raw.expectHealthy();
   });

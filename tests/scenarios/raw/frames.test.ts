@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { closePayload, OP, RawClient, upgradeRequest } from './raw-client.js';
+import { closePayload } from '../helpers/frame-encoder.js';
+import { upgradeRequest } from '../helpers/http-upgrade.js';
+import { SILENT, WireClient } from '../helpers/wire-client.js';
+import { OP } from '../helpers/wire-frames.js';
 import { type RawServer, useRawServer } from './raw-harness.js';
 
 const startRawServer = useRawServer();
 
 /** Opens a raw client on `/raw` and waits until the server holds its channel. */
-async function rawChannel(raw: RawServer): Promise<RawClient> {
+async function rawChannel(raw: RawServer): Promise<WireClient> {
   const before = raw.probe.channels.length;
-  const client = await RawClient.connect(raw.port, '/raw');
+  const client = await WireClient.open(raw.server.url('/raw'), SILENT);
   await raw.probe.channel(before);
   return client;
 }
@@ -29,7 +32,7 @@ describe('frames a well-behaved client never sends', () => {
   it.each(RESERVED_OPCODES)('closes with 1002 on reserved opcode 0x%s', async (opcode) => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
-    await client.send({ opcode, payload: 'x' });
+    await client.sendFrame({ opcode, payload: 'x' });
     expect(await client.closeCode()).toBe(1002);
     expect(raw.probe.errors.map((e) => e.code)).toEqual(['WSLANE_PROTOCOL_ERROR']);
     await expectReleasedAndHealthy(raw);
@@ -44,7 +47,7 @@ describe('frames a well-behaved client never sends', () => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
     const payload = opcode === OP.close ? closePayload(1000) : 'unmasked';
-    await client.send({ opcode, payload, mask: false });
+    await client.sendFrame({ opcode, payload, mask: false });
     expect(await client.closeCode()).toBe(1002);
     await expectReleasedAndHealthy(raw);
   });
@@ -54,7 +57,7 @@ describe('frames a well-behaved client never sends', () => {
     async (rsv) => {
       const raw = await startRawServer();
       const client = await rawChannel(raw);
-      await client.send({ opcode: OP.text, payload: 'x', rsv });
+      await client.sendFrame({ opcode: OP.text, payload: 'x', rsv });
       expect(await client.closeCode()).toBe(1002);
       await expectReleasedAndHealthy(raw);
     },
@@ -65,7 +68,7 @@ describe('frames a well-behaved client never sends', () => {
     async (code) => {
       const raw = await startRawServer();
       const client = await rawChannel(raw);
-      await client.send({ opcode: OP.close, payload: closePayload(code, 'bye') });
+      await client.close(code, 'bye');
       expect(await client.closeCode()).toBe(1002);
       await expectReleasedAndHealthy(raw);
     },
@@ -74,7 +77,7 @@ describe('frames a well-behaved client never sends', () => {
   it('closes with 1002 on a close frame with a 1-byte payload', async () => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
-    await client.send({ opcode: OP.close, payload: Buffer.from([0x03]) });
+    await client.sendFrame({ opcode: OP.close, payload: Buffer.from([0x03]) });
     expect(await client.closeCode()).toBe(1002);
     await expectReleasedAndHealthy(raw);
   });
@@ -82,7 +85,7 @@ describe('frames a well-behaved client never sends', () => {
   it('closes with 1007 on a close reason that is not UTF-8', async () => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
-    await client.send({ opcode: OP.close, payload: closePayload(1000, Buffer.from([0xc3, 0x28])) });
+    await client.close(1000, Buffer.from([0xc3, 0x28]));
     expect(await client.closeCode()).toBe(1007);
     await expectReleasedAndHealthy(raw);
   });
@@ -91,9 +94,9 @@ describe('frames a well-behaved client never sends', () => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
     // A valid 2-byte sequence split between frames is fine; a lone continuation byte is not.
-    await client.send({ opcode: OP.text, payload: Buffer.from([0x61, 0xc3]), fin: false });
-    await client.send({ opcode: OP.continuation, payload: Buffer.from([0xa9]), fin: false });
-    await client.send({ opcode: OP.continuation, payload: Buffer.from([0x80]) });
+    await client.sendFrame({ opcode: OP.text, payload: Buffer.from([0x61, 0xc3]), fin: false });
+    await client.sendFrame({ opcode: OP.continuation, payload: Buffer.from([0xa9]), fin: false });
+    await client.sendFrame({ opcode: OP.continuation, payload: Buffer.from([0x80]) });
     expect(await client.closeCode()).toBe(1007);
     await expectReleasedAndHealthy(raw);
   });
@@ -105,7 +108,7 @@ describe('frames a well-behaved client never sends', () => {
   ])('closes with 1002 on %s', async (_name, spec) => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
-    await client.send(spec);
+    await client.sendFrame(spec);
     expect(await client.closeCode()).toBe(1002);
     await expectReleasedAndHealthy(raw);
   });
@@ -113,8 +116,8 @@ describe('frames a well-behaved client never sends', () => {
   it('closes with 1002 on a new data frame inside a fragmented message', async () => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
-    await client.send({ opcode: OP.text, payload: 'first half', fin: false });
-    await client.send({ opcode: OP.binary, payload: 'intruder' });
+    await client.sendFrame({ opcode: OP.text, payload: 'first half', fin: false });
+    await client.sendFrame({ opcode: OP.binary, payload: 'intruder' });
     expect(await client.closeCode()).toBe(1002);
     await expectReleasedAndHealthy(raw);
   });
@@ -123,7 +126,11 @@ describe('frames a well-behaved client never sends', () => {
     const raw = await startRawServer({ limits: { maxPayload: '1kb' } });
     const client = await rawChannel(raw);
     // Only the header: the server must not wait for (or buffer) the 2^40 bytes it announces.
-    await client.send({ opcode: OP.binary, declaredLength: 2 ** 40, payload: Buffer.alloc(0) });
+    await client.sendFrame({
+      opcode: OP.binary,
+      declaredLength: 2 ** 40,
+      payload: Buffer.alloc(0),
+    });
     expect(await client.closeCode()).toBe(1009);
     expect(raw.probe.errors.map((e) => e.code)).toEqual(['WSLANE_MESSAGE_TOO_BIG']);
     await expectReleasedAndHealthy(raw);
@@ -152,7 +159,7 @@ describe('frames a well-behaved client never sends', () => {
 
   it('closes with 1002 on garbage pipelined behind the upgrade request (in the head)', async () => {
     const raw = await startRawServer();
-    const client = await RawClient.open(raw.port);
+    const client = await WireClient.tcp(raw.port, SILENT);
     const request = upgradeRequest({ path: '/raw' });
     await client.write(Buffer.concat([Buffer.from(request.text), Buffer.from([0xff, 0xff, 0x00])]));
     expect((await client.response()).status).toBe(101);
@@ -164,7 +171,7 @@ describe('frames a well-behaved client never sends', () => {
     const closes: number[] = [];
     const raw = await startRawServer({}, { onClose: (_channel, code) => void closes.push(code) });
     const client = await rawChannel(raw);
-    await client.send({ opcode: OP.close, payload: closePayload(4321, 'done') });
+    await client.close(4321, 'done');
     expect(await client.closeCode()).toBe(4321);
     await expect.poll(() => closes).toEqual([4321]);
     expect(raw.probe.errors).toEqual([]);
@@ -174,18 +181,18 @@ describe('frames a well-behaved client never sends', () => {
   it('accepts control frames between the fragments of a message and non-minimal lengths', async () => {
     const raw = await startRawServer();
     const client = await rawChannel(raw);
-    await client.send({ opcode: OP.text, payload: 'he', fin: false });
-    await client.send({ opcode: OP.ping, payload: 'p1' });
-    await client.send({ opcode: OP.continuation, payload: 'll', fin: false, lengthForm: 16 });
-    await client.send({ opcode: OP.pong, payload: 'unsolicited' });
-    await client.send({ opcode: OP.continuation, payload: 'o', lengthForm: 64 });
-    const [pong] = await client.framesOf(OP.pong, 1);
-    const [echo] = await client.framesOf(OP.text, 1);
-    expect(pong?.payload.toString()).toBe('p1');
-    expect(echo?.payload.toString()).toBe('hello');
-    expect(echo?.fin).toBe(true);
-    expect(echo?.masked).toBe(false);
-    await client.send({ opcode: OP.close, payload: closePayload(1000) });
+    await client.sendFrame({ opcode: OP.text, payload: 'he', fin: false });
+    await client.sendFrame({ opcode: OP.ping, payload: 'p1' });
+    await client.sendFrame({ opcode: OP.continuation, payload: 'll', fin: false, lengthForm: 16 });
+    await client.sendFrame({ opcode: OP.pong, payload: 'unsolicited' });
+    await client.sendFrame({ opcode: OP.continuation, payload: 'o', lengthForm: 64 });
+    const pong = await client.waitFor((frame) => frame.opcode === OP.pong);
+    const echo = await client.waitFor((frame) => frame.opcode === OP.text);
+    expect(pong.payload.toString()).toBe('p1');
+    expect(echo.payload.toString()).toBe('hello');
+    expect(echo.fin).toBe(true);
+    expect(echo.masked).toBe(false);
+    await client.close();
     expect(await client.closeCode()).toBe(1000);
     await expectReleasedAndHealthy(raw);
   });

@@ -5,7 +5,8 @@ import { createHub, createRoute, type Hub, type HubOptions, type RouteTable } fr
 import { connect } from '@wslane/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deferred } from '../../helpers/channel-probe.js';
-import { RawClient, upgradeRequest } from './raw-client.js';
+import { upgradeRequest } from '../helpers/http-upgrade.js';
+import { WireClient } from '../helpers/wire-client.js';
 import { useRawServer } from './raw-harness.js';
 
 const startRawServer = useRawServer();
@@ -45,7 +46,7 @@ describe('half handshakes', () => {
       { timeouts: { handshake: 150 } },
     );
     expect(server.headersTimeout).toBe(150);
-    const client = await RawClient.open(port);
+    const client = await WireClient.tcp(port);
     await client.write(upgradeRequest({ path: '/raw', complete: false }).text);
     const response = await client.response();
     expect(response.status).toBe(408);
@@ -62,7 +63,7 @@ describe('half handshakes', () => {
     const raw = await startRawServer({ timeouts: { handshake: 100 } }, undefined, {
       '/slow-auth': { route: createRoute({}), context: () => auth.promise },
     });
-    const client = await RawClient.open(raw.port);
+    const client = await WireClient.tcp(raw.port);
     await client.write(upgradeRequest({ path: '/slow-auth' }).text);
     const response = await client.response();
     expect(response.status).toBe(408);
@@ -89,7 +90,7 @@ describe('half handshakes', () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
-    const client = await RawClient.open((server.address() as AddressInfo).port);
+    const client = await WireClient.tcp((server.address() as AddressInfo).port);
     await client.write(upgradeRequest({ path: '/x' }).text);
     await client.waitEnded();
     const response = await client.response();
@@ -102,7 +103,7 @@ describe('half handshakes', () => {
     const raw = await startRawServer({}, undefined, {
       '/slow-auth': { route: createRoute({}), context: () => auth.promise },
     });
-    const client = await RawClient.open(raw.port);
+    const client = await WireClient.tcp(raw.port);
     await client.write(upgradeRequest({ path: '/slow-auth' }).text);
     client.destroy();
     await client.waitEnded();
@@ -113,7 +114,7 @@ describe('half handshakes', () => {
 
   it('survives a client that half-closes (FIN) in the middle of the request head', async () => {
     const raw = await startRawServer();
-    const client = await RawClient.open(raw.port);
+    const client = await WireClient.tcp(raw.port);
     const { text } = upgradeRequest({ path: '/raw' });
     await client.write(text.slice(0, 40));
     client.socket.end();
@@ -135,7 +136,7 @@ describe('garbage before the handshake', () => {
     ['a bad HTTP version', () => Buffer.from('GET /raw HTTP/9.9\r\nHost: x\r\n\r\n')],
   ])('answers %s with 400 and keeps serving', async (_name, garbage) => {
     const raw = await startRawServer();
-    const client = await RawClient.open(raw.port);
+    const client = await WireClient.tcp(raw.port);
     await client.write(garbage());
     const response = await client.response();
     expect(response.status).toBe(400);
@@ -146,7 +147,7 @@ describe('garbage before the handshake', () => {
 
   it('answers 431 to a request head over the server header limit', async () => {
     const raw = await startRawServer();
-    const client = await RawClient.open(raw.port);
+    const client = await WireClient.tcp(raw.port);
     const big = upgradeRequest({ path: '/raw', headers: { 'X-Pad': 'a'.repeat(20_000) } });
     await client.write(big.text);
     expect((await client.response()).status).toBe(431);
@@ -162,7 +163,7 @@ describe('garbage before the handshake', () => {
     'refuses an upgrade with %s (HTTP %i) before any handshake',
     async (_name, options, status) => {
       const raw = await startRawServer();
-      const client = await RawClient.open(raw.port);
+      const client = await WireClient.tcp(raw.port);
       await client.write(upgradeRequest({ path: '/raw', ...options }).text);
       const response = await client.response();
       expect(response.status).toBe(status);

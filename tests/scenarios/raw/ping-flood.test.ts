@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Channel, HubOptions, RawMessage } from '@wslane/core';
 import { describe, expect, it } from 'vitest';
-import { closePayload, encodeFrame, OP, RawClient } from './raw-client.js';
+import { encodeFrame } from '../helpers/frame-encoder.js';
+import { SILENT, WireClient } from '../helpers/wire-client.js';
+import { OP } from '../helpers/wire-frames.js';
 import { type RawServer, useRawServer } from './raw-harness.js';
 
 const startRawServer = useRawServer();
@@ -12,10 +14,10 @@ const PONG_BYTES = 2 + 125;
 
 async function rawChannelWithSocket(
   raw: RawServer,
-): Promise<{ client: RawClient; channel: Channel<RawMessage>; socket: Socket }> {
+): Promise<{ client: WireClient; channel: Channel<RawMessage>; socket: Socket }> {
   const index = raw.probe.channels.length;
   const socket = once(raw.server.server, 'connection').then(([s]) => s as Socket);
-  const client = await RawClient.connect(raw.port, '/raw');
+  const client = await WireClient.open(raw.server.url('/raw'), SILENT);
   const channel = await raw.probe.channel(index);
   return { client, channel, socket: await socket };
 }
@@ -40,7 +42,7 @@ async function fillServerSocket(channel: Channel<RawMessage>): Promise<void> {
 
 /** Pings one at a time, each read by the server before the next, until the channel is gone. */
 async function pingUntilCut(
-  client: RawClient,
+  client: WireClient,
   channel: Channel<RawMessage>,
   socket: Socket,
   max: number,
@@ -51,7 +53,7 @@ async function pingUntilCut(
   // The server terminating the peer destroys its socket at once; the channel hears of it later.
   while (!socket.destroyed && pings < max) {
     const read = once(socket, 'data');
-    await client.send({ opcode: OP.ping, payload: Buffer.alloc(125, pings % 256) });
+    await client.sendFrame({ opcode: OP.ping, payload: Buffer.alloc(125, pings % 256) });
     await read;
     pings++;
     maxGrowth = Math.max(maxGrowth, channel.stats.bufferedBytes - base);
@@ -68,7 +70,7 @@ const bigBuffers: HubOptions = {
 describe('ping flood', () => {
   it('answers every ping of a peer that reads its pongs, in order', async () => {
     const raw = await startRawServer();
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     const channel = await raw.probe.channel();
     const count = 10_000;
     const batch = 50; // pipelined pings per write, under the default maxPendingPongs (60)
@@ -80,20 +82,20 @@ describe('ping flood', () => {
         pings.push(encodeFrame({ opcode: OP.ping, payload }));
       }
       await client.write(Buffer.concat(pings));
-      await client.framesOf(OP.pong, sent + batch);
+      await client.waitForCount((frame) => frame.opcode === OP.pong, sent + batch);
     }
     const pongs = client.frames.filter((frame) => frame.opcode === OP.pong);
     expect(pongs.map((pong) => pong.payload.readUInt32BE(0))).toEqual([...Array(count).keys()]);
     expect(channel.state).toBe('open');
     expect(channel.stats.bufferedBytes).toBe(0);
-    await client.send({ opcode: OP.close, payload: closePayload(1000) });
+    await client.close();
     expect(await client.closeCode()).toBe(1000);
     await raw.expectHealthy();
   });
 
   it('cuts a burst of more pings than maxPendingPongs in one read, even from a reading peer', async () => {
     const raw = await startRawServer({ limits: { maxPendingPongs: 8 } });
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     const channel = await raw.probe.channel();
     const burst = Array.from({ length: 100 }, () => encodeFrame({ opcode: OP.ping, payload: 'p' }));
     await client.write(Buffer.concat(burst));

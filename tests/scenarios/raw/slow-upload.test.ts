@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, OP, RawClient } from './raw-client.js';
+import { encodeFrame } from '../helpers/frame-encoder.js';
+import { SILENT, WireClient } from '../helpers/wire-client.js';
+import { OP } from '../helpers/wire-frames.js';
 import { useRawServer } from './raw-harness.js';
 
 const startRawServer = useRawServer();
@@ -13,7 +15,7 @@ const PAUSE_MS = 25;
 const IDLE_ONLY = { options: { timeouts: { idle: IDLE_MS, heartbeat: false as const } } };
 
 /** Writes `bytes` a piece at a time, pausing between pieces (a slow uplink). */
-async function dribble(client: RawClient, bytes: Buffer): Promise<void> {
+async function dribble(client: WireClient, bytes: Buffer): Promise<void> {
   for (let offset = 0; offset < bytes.length; offset += PIECE) {
     await client.write(bytes.subarray(offset, offset + PIECE));
     await delay(PAUSE_MS);
@@ -27,7 +29,7 @@ describe('a message arriving slower than the deadlines', () => {
       { options: { timeouts: { idle: IDLE_MS, heartbeat: { interval: 60, timeout: 60 } } } },
     );
     // A raw client never answers pings: only the upload itself keeps it alive.
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     const channel = await raw.probe.channel();
     const payload = Buffer.alloc(3000, 7);
     const started = performance.now();
@@ -45,7 +47,7 @@ describe('a message arriving slower than the deadlines', () => {
 
   it('meets idle once its bytes stop coming', async () => {
     const raw = await startRawServer({}, IDLE_ONLY);
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     await raw.probe.channel();
     const frame = encodeFrame({ opcode: OP.binary, payload: Buffer.alloc(3000, 7) });
     await dribble(client, frame.subarray(0, 1000));
@@ -57,7 +59,7 @@ describe('a message arriving slower than the deadlines', () => {
 
   it('does not mistake a peer that only pings for one sending data', async () => {
     const raw = await startRawServer({}, IDLE_ONLY);
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     await raw.probe.channel();
     const openedAt = performance.now();
     const closed = client.closeCode();
@@ -66,7 +68,7 @@ describe('a message arriving slower than the deadlines', () => {
     // Pings keep coming until the close frame does: idle must close the peer while it pings.
     while (!closeFrameArrived() && performance.now() - openedAt < 10 * IDLE_MS) {
       // Empty and 125-byte pings (the largest payload a control frame may carry).
-      await client.send({ opcode: OP.ping, payload: Buffer.alloc(sent % 2 === 0 ? 0 : 125) });
+      await client.sendFrame({ opcode: OP.ping, payload: Buffer.alloc(sent % 2 === 0 ? 0 : 125) });
       sent++;
       await delay(PAUSE_MS);
     }

@@ -1,6 +1,7 @@
 import { ChannelClosedError } from '@wslane/core';
 import { describe, expect, it } from 'vitest';
-import { OP, RawClient } from './raw-client.js';
+import { SILENT, WireClient } from '../helpers/wire-client.js';
+import { OP } from '../helpers/wire-frames.js';
 import { useRawServer } from './raw-harness.js';
 
 const startRawServer = useRawServer();
@@ -14,7 +15,7 @@ describe('a peer that stops reading', () => {
       backpressure: { highWaterMark: '16kb', maxBufferedBytes: MAX, overflow: 'close' },
       timeouts: { closeHandshake: 150, heartbeat: false, sendStall: false },
     });
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     client.pause();
     const channel = await raw.probe.channel();
     let maxSeen = 0;
@@ -45,7 +46,7 @@ describe('a peer that stops reading', () => {
       backpressure: { highWaterMark: '16kb', maxBufferedBytes: MAX },
       timeouts: { sendStall: 150, heartbeat: false },
     });
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     client.pause();
     const channel = await raw.probe.channel();
     let maxSeen = 0;
@@ -74,7 +75,7 @@ describe('a peer that vanishes without a FIN', () => {
   it('is terminated by the heartbeat when it stops answering pings but keeps its socket', async () => {
     const raw = await startRawServer({ timeouts: { heartbeat: { interval: 50, timeout: 50 } } });
     // A raw client never answers pings: to the server it is a peer that went away silently.
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     const channel = await raw.probe.channel();
     const { close, frames } = await client.outcome();
     expect(close).toBeUndefined(); // terminated, no close frame
@@ -87,7 +88,7 @@ describe('a peer that vanishes without a FIN', () => {
 
   it('is terminated by the heartbeat when it reads nothing at all', async () => {
     const raw = await startRawServer({ timeouts: { heartbeat: { interval: 50, timeout: 50 } } });
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     client.pause();
     const channel = await raw.probe.channel();
     await expect.poll(() => channel.state).toBe('closed');
@@ -99,12 +100,12 @@ describe('a peer that vanishes without a FIN', () => {
 
   it('keeps a silent peer that answers pings (a raw client doing its own pongs)', async () => {
     const raw = await startRawServer({ timeouts: { heartbeat: { interval: 30, timeout: 60 } } });
-    const client = await RawClient.connect(raw.port, '/raw');
+    const client = await WireClient.open(raw.server.url('/raw'), SILENT);
     const channel = await raw.probe.channel();
     for (let answered = 0; answered < 5; answered++) {
       const ping = await client.nextFrame();
       expect(ping.opcode).toBe(OP.ping);
-      await client.send({ opcode: OP.pong, payload: ping.payload });
+      await client.sendFrame({ opcode: OP.pong, payload: ping.payload });
     }
     expect(channel.state).toBe('open');
     expect(raw.probe.errors).toEqual([]);
