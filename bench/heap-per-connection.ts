@@ -1,0 +1,134 @@
+import { fork } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { writeHeapSnapshot } from 'node:v8';
+import { WebSocket } from 'ws';
+import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
+import { loadTarget } from './targets/load-target.js';
+
+// `npm run bench:heap -- <target> [connections]`: what one idle connection keeps on the server's
+// heap, by kind of object. Two heap snapshots of the target (after a warm-up round, then with the
+// connections open) are diffed and divided by the count. Where idle-mem's heap figure comes from.
+
+const WARMUP = 50;
+const ROWS = 40;
+/** Rows smaller than this many bytes per connection are left out of the table. */
+const MIN_BYTES = 4;
+
+if (process.argv[2] === '--client') await holdConnections(process.argv[3] as string);
+else await measure(process.argv[2], Number(process.argv[3] ?? 2000));
+
+/** Client process: opens `count` connections, says so, closes them all when told. */
+async function holdConnections(url: string): Promise<void> {
+  const count = Number(process.env.CONNECTIONS);
+  const sockets = await Promise.all(
+    Array.from({ length: count }, () => {
+      const ws = new WebSocket(url);
+      ws.on('error', () => {});
+      return new Promise<WebSocket>((resolve) => ws.once('open', () => resolve(ws)));
+    }),
+  );
+  process.send?.('open');
+  process.once('message', () => {
+    for (const ws of sockets) ws.terminate();
+    process.exit(0);
+  });
+}
+
+async function measure(name: string | undefined, connections: number): Promise<void> {
+  if (name === undefined || !isTargetName(name)) {
+    throw new Error(`usage: npm run bench:heap -- <${TARGET_NAMES.join('|')}> [connections]`);
+  }
+  const target = await (await loadTarget(name))();
+  const { port } = target.server.address() as { port: number };
+  const url = `ws://127.0.0.1:${port}/echo`;
+  await (await openFromChild(url, WARMUP)).close();
+  while (target.openConnections() > 0) await nextTurn();
+  const before = await snapshot('before');
+  const client = await openFromChild(url, connections);
+  while (target.openConnections() < connections) await nextTurn();
+  const after = await snapshot('after');
+  await client.close();
+  printDiff(before, after, connections);
+  process.exit(0);
+}
+
+/** A client process holding `count` open connections until `close()`. */
+async function openFromChild(url: string, count: number): Promise<{ close(): Promise<void> }> {
+  const child = fork(process.argv[1] as string, ['--client', url], {
+    env: { ...process.env, CONNECTIONS: String(count) },
+    execArgv: process.execArgv,
+  });
+  await new Promise((resolve) => child.once('message', resolve));
+  return {
+    close: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send('close');
+      await exited;
+    },
+  };
+}
+
+interface Tally {
+  count: number;
+  bytes: number;
+}
+
+/** Writes a snapshot (it collects garbage first) and tallies its objects by kind. */
+async function snapshot(label: string): Promise<Map<string, Tally>> {
+  const file = join(tmpdir(), `wslane-heap-${process.pid}-${label}.heapsnapshot`);
+  writeHeapSnapshot(file);
+  const data = JSON.parse(await readFile(file, 'utf8')) as HeapSnapshot;
+  await rm(file);
+  return tallyByKind(data);
+}
+
+interface HeapSnapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+  nodes: number[];
+  strings: string[];
+}
+
+/** Objects grouped by type and constructor; strings and numbers as one kind each. */
+function tallyByKind({ snapshot, nodes, strings }: HeapSnapshot): Map<string, Tally> {
+  const fields = snapshot.meta.node_fields;
+  const types = snapshot.meta.node_types[0];
+  const width = fields.length;
+  const typeAt = fields.indexOf('type');
+  const nameAt = fields.indexOf('name');
+  const sizeAt = fields.indexOf('self_size');
+  const tallies = new Map<string, Tally>();
+  for (let i = 0; i < nodes.length; i += width) {
+    const type = types[nodes[i + typeAt] as number] as string;
+    const name = type.includes('string') || type === 'number' ? '' : strings[nodes[i + nameAt] as number];
+    const kind = `${type} ${(name ?? '').slice(0, 60)}`.trim();
+    const tally = tallies.get(kind) ?? { count: 0, bytes: 0 };
+    tally.count++;
+    tally.bytes += nodes[i + sizeAt] as number;
+    tallies.set(kind, tally);
+  }
+  return tallies;
+}
+
+function printDiff(before: Map<string, Tally>, after: Map<string, Tally>, connections: number): void {
+  let total = 0;
+  const rows: { kind: string; count: number; bytes: number }[] = [];
+  for (const [kind, tally] of after) {
+    const earlier = before.get(kind) ?? { count: 0, bytes: 0 };
+    const bytes = (tally.bytes - earlier.bytes) / connections;
+    total += bytes;
+    if (Math.abs(bytes) >= MIN_BYTES) {
+      rows.push({ kind, count: (tally.count - earlier.count) / connections, bytes });
+    }
+  }
+  rows.sort((a, b) => b.bytes - a.bytes);
+  process.stdout.write(`heap per connection, ${connections} idle connections\n`);
+  process.stdout.write('   bytes  objects  kind\n');
+  for (const row of rows.slice(0, ROWS)) {
+    const bytes = row.bytes.toFixed(1).padStart(8);
+    process.stdout.write(`${bytes}  ${row.count.toFixed(2).padStart(7)}  ${row.kind}\n`);
+  }
+  process.stdout.write(`   total ${total.toFixed(0)} B per connection\n`);
+}
