@@ -9,10 +9,10 @@ import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
 import { loadTarget } from './targets/load-target.js';
 
 // `npm run bench:heap -- <target> [connections]`: what one idle connection keeps on the server's
-// heap, by kind of object. Two heap snapshots of the target (after a warm-up round, then with the
-// connections open) are diffed and divided by the count. Where idle-mem's heap figure comes from.
+// heap, by kind of object. Two heap snapshots of the target (after a warm-up round of as many
+// connections, opened and closed, so compiled code and pooled parsers are in the baseline; then
+// with the connections open) are diffed and divided by the count.
 
-const WARMUP = 50;
 const ROWS = 40;
 /** Rows smaller than this many bytes per connection are left out of the table. */
 const MIN_BYTES = 4;
@@ -44,7 +44,7 @@ async function measure(name: string | undefined, connections: number): Promise<v
   const target = await (await loadTarget(name))();
   const { port } = target.server.address() as { port: number };
   const url = `ws://127.0.0.1:${port}/echo`;
-  await (await openFromChild(url, WARMUP)).close();
+  await (await openFromChild(url, connections)).close();
   while (target.openConnections() > 0) await nextTurn();
   const before = await snapshot('before');
   const client = await openFromChild(url, connections);
