@@ -102,7 +102,8 @@ function tallyByKind({ snapshot, nodes, strings }: HeapSnapshot): Map<string, Ta
   const tallies = new Map<string, Tally>();
   for (let i = 0; i < nodes.length; i += width) {
     const type = types[nodes[i + typeAt] as number] as string;
-    const name = type.includes('string') || type === 'number' ? '' : strings[nodes[i + nameAt] as number];
+    const name =
+      type.includes('string') || type === 'number' ? '' : strings[nodes[i + nameAt] as number];
     const kind = `${type} ${(name ?? '').slice(0, 60)}`.trim();
     const tally = tallies.get(kind) ?? { count: 0, bytes: 0 };
     tally.count++;
@@ -112,7 +113,11 @@ function tallyByKind({ snapshot, nodes, strings }: HeapSnapshot): Map<string, Ta
   return tallies;
 }
 
-function printDiff(before: Map<string, Tally>, after: Map<string, Tally>, connections: number): void {
+function printDiff(
+  before: Map<string, Tally>,
+  after: Map<string, Tally>,
+  connections: number,
+): void {
   let total = 0;
   const rows: { kind: string; count: number; bytes: number }[] = [];
   for (const [kind, tally] of after) {

@@ -2,6 +2,7 @@ import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Channel } from './channel.js';
+import { EMPTY_CONTEXT } from './empty-context.js';
 import { ERROR_OUTCOMES, UpgradeRefusedError, type WslaneErrorCode } from './errors.js';
 import { type RefusalHeaders, writeRefusal } from './internal/http-refusal.js';
 import { monotonicNow } from './internal/monotonic.js';
@@ -82,7 +83,7 @@ export class PendingUpgrade implements TimedSubject {
   accept(
     // biome-ignore lint/suspicious/noExplicitAny: any route may accept an upgrade.
     route: Route<any, any, any>,
-    context: unknown = {},
+    context: unknown = EMPTY_CONTEXT,
     headers: UpgradeHeaders = {},
   ): Promise<Channel | undefined> {
     return this.#host.accept(this, route, context, headers);
