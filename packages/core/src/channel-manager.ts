@@ -1,7 +1,7 @@
 import type { Channel, ChannelStats } from './channel.js';
 import type { AnyOpenChannel, ChannelHost } from './channel-host.js';
 import type { EncodedFrame } from './codec.js';
-import type { SharedClock } from './internal/shared-clock.js';
+import type { SharedClock, TimedSubject } from './internal/shared-clock.js';
 import { type SharedFrame, toSharedFrame } from './lane-socket.js';
 import type { Logger } from './logger.js';
 import type { Route } from './route.js';
@@ -65,7 +65,7 @@ export interface AdmissionLimits {
  * The registry of a hub's channels: by id, by session key (scoped per route), by room; the
  * connection caps; broadcast; lifecycle stats. After a channel's release nothing of it is left here.
  */
-export class ChannelManager implements ChannelHost {
+export class ChannelManager implements ChannelHost, TimedSubject {
   readonly logger: Logger;
   readonly #clock: SharedClock;
   readonly #channels = new Map<string, AnyOpenChannel>();
@@ -213,7 +213,9 @@ export class ChannelManager implements ChannelHost {
     this.#created++;
     this.#channels.set(channel.id, channel);
     this.#peak = Math.max(this.#peak, this.#channels.size);
-    this.#clock.add(channel);
+    // One clock subject for every channel: the manager sweeps its own map, so a channel costs no
+    // entry in the clock's set as well.
+    if (this.#channels.size === 1) this.#clock.add(this);
     if (channel.key === undefined) return undefined;
     const scoped = scopedKey(channel.route.name, channel.key);
     this.#reservedKeys.delete(scoped);
@@ -222,10 +224,15 @@ export class ChannelManager implements ChannelHost {
     return previous;
   }
 
+  /** @internal Shared-clock tick: every channel acts on whichever of its deadlines passed. */
+  checkDeadlines(now: number): void {
+    for (const channel of this.#channels.values()) channel.checkDeadlines(now);
+  }
+
   release(channel: AnyOpenChannel): void {
     if (this.#channels.get(channel.id) !== channel) return;
     this.#channels.delete(channel.id);
-    this.#clock.delete(channel);
+    if (this.#channels.size === 0) this.#clock.delete(this);
     this.#released++;
     this.#decrementIp(channel.remoteAddress);
     if (channel.key !== undefined) {

@@ -16,9 +16,12 @@ export interface ChannelStats {
   readonly droppedIn: number;
   /** Bytes queued right now: lane plus socket buffer. */
   readonly bufferedBytes: number;
-  /** ms epoch */
+  /**
+   * ms epoch, read off the process's monotonic clock (`performance.timeOrigin` plus elapsed), so
+   * a wall-clock step after the process started does not move it.
+   */
   readonly openedAt: number;
-  /** ms epoch of the last inbound message, 0 when none arrived yet. */
+  /** ms epoch (the same clock) of the last inbound message, 0 when none arrived yet. */
   readonly lastMessageAt: number;
 }
 

@@ -11,8 +11,9 @@ const MAX_TICK_MS = 1000;
 const TICKS_PER_SHORTEST_TIMEOUT = 10;
 
 /**
- * One interval timer for every deadline of a hub: channels and pending upgrades register, the clock
- * sweeps them. 10,000 channels cost one timer, and none at all while nothing is registered.
+ * One interval timer for every deadline of a hub: pending upgrades and the channel manager (which
+ * sweeps its channels) register, the clock sweeps them. 10,000 channels cost one timer, and none
+ * at all while nothing is registered.
  */
 export class SharedClock {
   readonly #subjects = new Set<TimedSubject>();
