@@ -1,3 +1,4 @@
+import type { FrameDecoder } from './codec.js';
 import { FrameIntake, type IntakeTarget, type InvalidMessage } from './frame-intake.js';
 import { Deque } from './internal/deque.js';
 import { isThenable } from './internal/settle.js';
@@ -35,6 +36,16 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
   /** Settle callbacks of async handlers, created with the first one. */
   #settled: (() => void) | undefined;
   #failed: ((error: unknown) => void) | undefined;
+
+  /** `ready`: the channel's `onOpen` is done, deliver at once (otherwise wait for `start`). */
+  constructor(
+    decoder: FrameDecoder<TIn>,
+    target: DispatchTarget<TIn | InvalidMessage>,
+    ready: boolean,
+  ) {
+    super(decoder, target);
+    if (ready) this.#flags = READY;
+  }
 
   /** Reads are paused by this queue's own backpressure. */
   get paused(): boolean {

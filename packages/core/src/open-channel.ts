@@ -64,7 +64,8 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   readonly #ws: WebSocket;
   readonly #host: ChannelHost;
   readonly #writer: SerializedWriter;
-  readonly #inbound: InboundDispatcher<TIn>;
+  /** Created with the first message: a channel that never receives one holds no inbound state. */
+  #inbound: InboundDispatcher<TIn> | undefined;
   #rooms: Set<string> | undefined;
   #controller: AbortController | undefined;
   #opening = true;
@@ -81,11 +82,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#ws = init.ws;
     this.#host = init.host;
     this.#writer = new SerializedWriter(init.ws, init.config.backpressure, this, init.socket);
-    this.#inbound = new InboundDispatcher(
-      init.route.codec.createDecoder() as FrameDecoder<TIn>,
-      this,
-    );
-    // Listeners shared by every channel find theirs through the socket: no closure per event.
+    // Listeners shared by every channel find theirs through its ws: no closure per event.
     (init.ws as Owned)[OWNER] = this;
     init.ws.on('message', OpenChannel.#wsMessage);
     init.ws.on('pong', OpenChannel.#wsLife);
@@ -98,7 +95,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   /** For the deadline check: our own inbound backpressure paused the socket's reads. */
   get readsPaused(): boolean {
-    return this.#inbound.paused;
+    return this.#inbound?.paused ?? false;
   }
 
   get protocol(): string {
@@ -130,15 +127,15 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   get stats(): ChannelStats {
     return {
-      messagesIn: this.#inbound.messagesIn,
+      messagesIn: this.#inbound?.messagesIn ?? 0,
       messagesOut: this.#writer.messagesOut,
-      bytesIn: this.#inbound.bytesIn,
+      bytesIn: this.#inbound?.bytesIn ?? 0,
       bytesOut: this.#writer.bytesOut,
       dropped: this.#writer.dropped,
-      droppedIn: this.#inbound.droppedIn,
+      droppedIn: this.#inbound?.droppedIn ?? 0,
       bufferedBytes: this.state === 'closed' ? 0 : this.#writer.queuedBytes,
       openedAt: toEpochMs(this.openedAt),
-      lastMessageAt: toEpochMs(this.#inbound.lastMessageAt),
+      lastMessageAt: toEpochMs(this.#inbound?.lastMessageAt ?? 0),
     };
   }
 
@@ -185,7 +182,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   terminate(): void {
     if (this.state === 'closed') return;
     if (this.state === 'open') this.beginClosing(1006, '');
-    this.#inbound.discard();
+    this.#inbound?.discard();
     this.#writer.abort(this.closedError());
     this.#ws.terminate();
   }
@@ -307,7 +304,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   /** Closes without flushing: queued sends are rejected, queued messages dropped. */
   private closeNow(code: number, reason: string): void {
     if (this.state !== 'open') return;
-    this.#inbound.discard();
+    this.#inbound?.discard();
     this.beginClosing(code, reason);
     this.#writer.abort(this.closedError());
     this.sendCloseFrame();
@@ -318,7 +315,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.state = 'closing';
     // The peer's answer to our close frame must be readable even if our own backpressure paused
     // reads; messages arriving from now on are ignored anyway.
-    if (this.#inbound.paused) this.#ws.resume();
+    if (this.#inbound?.paused) this.#ws.resume();
     this.#ending = {
       closingAt: monotonicNow(),
       code,
@@ -381,6 +378,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#pingAt = 0;
     this.#framedBytes += clientFrameBytes(data.length);
     if (this.state !== 'open') return;
+    this.#inbound ??= new InboundDispatcher(
+      this.route.codec.createDecoder() as FrameDecoder<TIn>,
+      this,
+      !this.#opening,
+    );
     this.#inbound.receive(data, isBinary, now);
     this.#inbound.drain();
   }
@@ -402,7 +404,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.state === 'closed') return;
     const { code, closeCode } = toWsErrorMeaning(error);
     this.report(new WslaneError(code, 'peer broke the protocol', { cause: error }));
-    this.#inbound.discard();
+    this.#inbound?.discard();
     this.beginClosing(closeCode, '');
     this.#writer.abort(this.closedError());
   }
@@ -412,7 +414,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.state === 'open') this.beginClosing(code, reason.toString());
     this.state = 'closed';
     this.#writer.abort(this.closedError());
-    this.#inbound.reset();
+    this.#inbound?.reset();
     this.#ws.off('message', OpenChannel.#wsMessage);
     this.#ws.off('pong', OpenChannel.#wsLife);
     this.#ws.off('ping', OpenChannel.#wsLife);
@@ -429,7 +431,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   // Methods, not arrow fields: a closure per channel for calls most channels never make.
   private onOpened(): void {
     this.#opening = false;
-    this.#inbound.start();
+    this.#inbound?.start();
   }
 
   private openFailed(error: unknown): void {
@@ -471,9 +473,9 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   onIdle(): void {
     const ending = this.#ending;
     if (ending === undefined || ending.onCloseDone || this.state !== 'closed') return;
-    if (this.#opening || !this.#inbound.idle) return;
+    if (this.#opening || this.#inbound?.idle === false) return;
     ending.onCloseDone = true;
-    this.#inbound.discard();
+    this.#inbound?.discard();
     try {
       const result = this.route.onClose?.(this, ending.wireCode, ending.wireReason);
       if (isThenable(result)) result.then(undefined, (error: unknown) => this.onCloseFailed(error));
