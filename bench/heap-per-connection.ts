@@ -2,23 +2,28 @@ import { fork } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as delay, setImmediate as nextTurn } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import { WebSocket } from 'ws';
 import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
 import { loadTarget } from './targets/load-target.js';
 
-// `npm run bench:heap -- <target> [connections]`: what one idle connection keeps on the server's
-// heap, by kind of object. Two heap snapshots of the target (after a warm-up round of as many
-// connections, opened and closed, so compiled code and pooled parsers are in the baseline; then
-// with the connections open) are diffed and divided by the count.
+// `npm run bench:heap -- <target> [connections] [--used]`: what one idle connection keeps on the
+// server's heap, by kind of object (`--used`: once each has traded one message with /echo). Two
+// heap snapshots of the target, after a small warm-up round and with the connections open, are
+// diffed and divided by the count. Rows of compiled code and pooled HTTP parsers are noise.
+
+const WARMUP = 50;
+const SETTLE_MS = 1000;
 
 const ROWS = 40;
 /** Rows smaller than this many bytes per connection are left out of the table. */
 const MIN_BYTES = 4;
 
-if (process.argv[2] === '--client') await holdConnections(process.argv[3] as string);
-else await measure(process.argv[2], Number(process.argv[3] ?? 2000));
+const USED = process.argv.includes('--used');
+const args = process.argv.slice(2).filter((arg) => arg !== '--used');
+if (args[0] === '--client') await holdConnections(args[1] as string);
+else await measure(args[0], Number(args[1] ?? 2000));
 
 /** Client process: opens `count` connections, says so, closes them all when told. */
 async function holdConnections(url: string): Promise<void> {
@@ -27,7 +32,13 @@ async function holdConnections(url: string): Promise<void> {
     Array.from({ length: count }, () => {
       const ws = new WebSocket(url);
       ws.on('error', () => {});
-      return new Promise<WebSocket>((resolve) => ws.once('open', () => resolve(ws)));
+      return new Promise<WebSocket>((resolve) =>
+        ws.once('open', () => {
+          if (!USED) return resolve(ws);
+          ws.once('message', () => resolve(ws));
+          ws.send(Buffer.alloc(64, 1));
+        }),
+      );
     }),
   );
   process.send?.('open');
@@ -39,25 +50,30 @@ async function holdConnections(url: string): Promise<void> {
 
 async function measure(name: string | undefined, connections: number): Promise<void> {
   if (name === undefined || !isTargetName(name)) {
-    throw new Error(`usage: npm run bench:heap -- <${TARGET_NAMES.join('|')}> [connections]`);
+    throw new Error(
+      `usage: npm run bench:heap -- <${TARGET_NAMES.join('|')}> [connections] [--used]`,
+    );
   }
   const target = await (await loadTarget(name))();
   const { port } = target.server.address() as { port: number };
   const url = `ws://127.0.0.1:${port}/echo`;
-  await (await openFromChild(url, connections)).close();
+  await (await openFromChild(url, WARMUP)).close();
   while (target.openConnections() > 0) await nextTurn();
-  const before = await snapshot('before');
+  // Both snapshots are written before either is read: a parsed one would sit in the second.
+  const before = writeSnapshot('before');
   const client = await openFromChild(url, connections);
   while (target.openConnections() < connections) await nextTurn();
-  const after = await snapshot('after');
+  // What the last handshakes and messages left in flight (timers, sockets' write requests) settles.
+  await delay(SETTLE_MS);
+  const after = writeSnapshot('after');
   await client.close();
-  printDiff(before, after, connections);
+  printDiff(await tallyFile(before), await tallyFile(after), connections);
   process.exit(0);
 }
 
 /** A client process holding `count` open connections until `close()`. */
 async function openFromChild(url: string, count: number): Promise<{ close(): Promise<void> }> {
-  const child = fork(process.argv[1] as string, ['--client', url], {
+  const child = fork(process.argv[1] as string, ['--client', url, ...(USED ? ['--used'] : [])], {
     env: { ...process.env, CONNECTIONS: String(count) },
     execArgv: process.execArgv,
   });
@@ -76,10 +92,15 @@ interface Tally {
   bytes: number;
 }
 
-/** Writes a snapshot (it collects garbage first) and tallies its objects by kind. */
-async function snapshot(label: string): Promise<Map<string, Tally>> {
+/** Writes a heap snapshot (V8 collects garbage first); returns its file. */
+function writeSnapshot(label: string): string {
   const file = join(tmpdir(), `wslane-heap-${process.pid}-${label}.heapsnapshot`);
   writeHeapSnapshot(file);
+  return file;
+}
+
+/** Reads a snapshot file, deletes it, and tallies its objects by kind. */
+async function tallyFile(file: string): Promise<Map<string, Tally>> {
   const data = JSON.parse(await readFile(file, 'utf8')) as HeapSnapshot;
   await rm(file);
   return tallyByKind(data);
@@ -129,7 +150,8 @@ function printDiff(
     }
   }
   rows.sort((a, b) => b.bytes - a.bytes);
-  process.stdout.write(`heap per connection, ${connections} idle connections\n`);
+  const kind = USED ? 'idle connections that traded one message' : 'idle connections';
+  process.stdout.write(`heap per connection, ${connections} ${kind}\n`);
   process.stdout.write('   bytes  objects  kind\n');
   for (const row of rows.slice(0, ROWS)) {
     const bytes = row.bytes.toFixed(1).padStart(8);

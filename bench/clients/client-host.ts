@@ -33,6 +33,7 @@ serveRpc<ClientCommands>(
       if (path === '/room') fanout.connections = connections.connections.length;
       return opened;
     },
+    exchangeOnce: ({ bytes }) => connections.exchangeOnce(bytes),
     'echo.start': ({ inFlight, messageBytes }) => {
       echo.start(connections.connections, inFlight, messageBytes);
       return null;

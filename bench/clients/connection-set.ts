@@ -1,6 +1,6 @@
 import type { ClientTarget, TargetPath } from '../harness/protocol.js';
 import { type BenchConnection, openConnection } from './connection.js';
-import { openRawConnection } from './raw-connection.js';
+import { openRawConnection, type RawBenchConnection } from './raw-connection.js';
 
 /** What a connection does with a message it receives. */
 export type MessageHandler = (data: Buffer, connection: BenchConnection) => void;
@@ -43,6 +43,14 @@ export class ConnectionSet {
     };
     await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, count) }, worker));
     return opened;
+  }
+
+  /** Every raw connection sends `bytes` to its echo route and waits for the echo; resolves the count. */
+  async exchangeOnce(bytes: number): Promise<number> {
+    const message = Buffer.alloc(bytes, 1);
+    const raw = this.connections.filter((c): c is RawBenchConnection => 'exchange' in c);
+    await Promise.all(raw.map((connection) => connection.exchange(message)));
+    return raw.length;
   }
 
   async closeAll(): Promise<void> {

@@ -9,6 +9,12 @@ const CLOSE_NORMAL = Buffer.from([0x03, 0xe8]);
 // Any key will do: the bench does not check the server's Sec-WebSocket-Accept.
 const KEY = 'd3NsYW5lLWJlbmNobWFyaw==';
 
+/** A raw connection can also trade one message with an echo route (not with socket.io). */
+export interface RawBenchConnection extends BenchConnection {
+  /** Sends `data` and resolves when the next data message arrives. */
+  exchange(data: Buffer): Promise<void>;
+}
+
 /**
  * A minimal WebSocket client on a raw TCP socket for the scenarios that only open, hold and
  * close connections (idle-mem, churn): no HTTP agent, no key generation, no per-message API, so
@@ -18,7 +24,7 @@ const KEY = 'd3NsYW5lLWJlbmNobWFyaw==';
 export function openRawConnection(
   target: ClientTarget,
   path: TargetPath,
-): Promise<BenchConnection> {
+): Promise<RawBenchConnection> {
   return new Promise((resolve, reject) => {
     const socket = connect(target.port, '127.0.0.1');
     socket.setNoDelay(true);
@@ -37,8 +43,9 @@ export function openRawConnection(
   });
 }
 
-class RawConnection implements BenchConnection {
+class RawConnection implements RawBenchConnection {
   readonly #socket: Socket;
+  #onData: (() => void) | undefined;
   readonly #socketIo: boolean;
   readonly #namespace: string;
   #onOpen: (() => void) | undefined;
@@ -56,11 +63,20 @@ class RawConnection implements BenchConnection {
       `GET ${url} HTTP/1.1\r\nHost: 127.0.0.1:${target.port}\r\nUpgrade: websocket\r\n` +
         `Connection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('data', (chunk: Buffer) => this.#read(chunk));
   }
 
   send(data: Buffer): void {
     this.#socket.write(toClientFrame(0x2, data));
+  }
+
+  exchange(data: Buffer): Promise<void> {
+    if (this.#socketIo)
+      return Promise.reject(new Error('exchange speaks WebSocket, not socket.io'));
+    return new Promise((resolve) => {
+      this.#onData = resolve;
+      this.send(data);
+    });
   }
 
   close(): Promise<void> {
@@ -79,7 +95,7 @@ class RawConnection implements BenchConnection {
     });
   }
 
-  #onData(chunk: Buffer): void {
+  #read(chunk: Buffer): void {
     let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     if (!this.#upgraded) {
       const end = data.indexOf(HANDSHAKE_END);
@@ -131,6 +147,10 @@ class RawConnection implements BenchConnection {
       this.#socket.end();
     } else if (opcode === 0x1 && this.#socketIo) {
       this.#onEngineIoPacket(payload.toString('utf8'));
+    } else if (opcode === 0x1 || opcode === 0x2) {
+      const onData = this.#onData;
+      this.#onData = undefined;
+      onData?.();
     }
   }
 

@@ -119,5 +119,7 @@ export type ClientCommands = {
   'slow.open': { args: { target: ClientTarget }; result: null };
   /** One healthy connection doing sequential 64-byte round trips on /echo. */
   'slow.ping': { args: { durationMs: number; maxRoundTrips: number }; result: PingResult };
+  /** Each raw connection trades one message of `bytes` with /echo; resolves how many did. */
+  exchangeOnce: { args: { bytes: number }; result: number };
   closeAll: { args: null; result: null };
 };

@@ -23,13 +23,14 @@ const DISCARDING = 2;
 const PAUSED = 4;
 
 /**
- * The inbound side of one channel: what its {@link FrameIntake} decodes goes into a bounded queue
- * (`limits.inboundQueue`), handed to the handler one at a time (or `concurrency` at a time) in
- * arrival order, held until the channel is ready (`onOpen` done). A full queue pauses the
- * socket's reads instead of buffering more.
+ * The inbound side of one channel: what its {@link FrameIntake} decodes goes to the handler one
+ * at a time (or `concurrency` at a time) in arrival order, straight away when nothing waits,
+ * otherwise through a bounded queue (`limits.inboundQueue`) that also holds messages until the
+ * channel is ready (`onOpen` done). A full queue pauses the socket's reads instead of buffering
+ * more.
  */
 export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn | InvalidMessage>> {
-  /** Created with the first message: an idle channel holds no queue. */
+  /** Exists while messages wait: a channel whose handler keeps up holds no queue. */
   #queue: Deque<TIn | InvalidMessage> | undefined;
   #flags = 0;
   #running = 0;
@@ -62,6 +63,15 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
 
   protected accept(item: TIn | InvalidMessage): void {
     if (this.#flags & DISCARDING) return;
+    if (
+      this.#flags & READY &&
+      (this.#queue === undefined || this.#queue.length === 0) &&
+      this.#running < this.target.config.concurrency
+    ) {
+      // Nothing waits and a handler slot is free: straight to the handler, no queue.
+      this.dispatch(item);
+      return;
+    }
     this.#queue ??= new Deque();
     this.#queue.push(item);
     if ((this.#flags & PAUSED) === 0 && this.#queue.length >= this.limit) {
@@ -92,24 +102,31 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
       this.#running < concurrency &&
       queue.length > 0
     ) {
-      const item = queue.shift() as TIn | InvalidMessage;
-      this.#running++;
-      let result: unknown;
-      try {
-        result = this.target.deliver(item);
-      } catch (error) {
-        this.#running--;
-        this.target.onHandlerFailed(error);
-        return;
-      }
-      if (isThenable(result)) result.then(this.onSettled(), this.onFailed());
-      else this.#running--;
+      if (!this.dispatch(queue.shift() as TIn | InvalidMessage)) return;
     }
+    // A channel that went quiet holds no queue.
+    if (queue?.length === 0 && this.#queue === queue) this.#queue = undefined;
     if (this.#flags & PAUSED && (queue === undefined || queue.length <= this.limit >> 1)) {
       this.#flags &= ~PAUSED;
       this.target.resumeReads();
     }
     if (this.idle) this.target.onIdle();
+  }
+
+  /** One handler call; false when it threw (the channel is failing: stop delivering). */
+  private dispatch(item: TIn | InvalidMessage): boolean {
+    this.#running++;
+    let result: unknown;
+    try {
+      result = this.target.deliver(item);
+    } catch (error) {
+      this.#running--;
+      this.target.onHandlerFailed(error);
+      return false;
+    }
+    if (isThenable(result)) result.then(this.onSettled(), this.onFailed());
+    else this.#running--;
+    return true;
   }
 
   private get limit(): number {

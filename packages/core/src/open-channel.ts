@@ -63,7 +63,8 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   #framedBytes = 0;
   readonly #ws: WebSocket;
   readonly #host: ChannelHost;
-  readonly #writer: SerializedWriter;
+  /** Created with the first send: a channel nothing was ever sent to holds no lane. */
+  #writer: SerializedWriter | undefined;
   /** Created with the first message: a channel that never receives one holds no inbound state. */
   #inbound: InboundDispatcher<TIn> | undefined;
   #rooms: Set<string> | undefined;
@@ -81,7 +82,6 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.config = init.config;
     this.#ws = init.ws;
     this.#host = init.host;
-    this.#writer = new SerializedWriter(init.ws, init.config.backpressure, this, init.socket);
     // Listeners shared by every channel find theirs through its ws: no closure per event.
     (init.ws as Owned)[OWNER] = this;
     init.ws.on('message', OpenChannel.#wsMessage);
@@ -128,12 +128,12 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   get stats(): ChannelStats {
     return {
       messagesIn: this.#inbound?.messagesIn ?? 0,
-      messagesOut: this.#writer.messagesOut,
+      messagesOut: this.#writer?.messagesOut ?? 0,
       bytesIn: this.#inbound?.bytesIn ?? 0,
-      bytesOut: this.#writer.bytesOut,
-      dropped: this.#writer.dropped,
+      bytesOut: this.#writer?.bytesOut ?? 0,
+      dropped: this.#writer?.dropped ?? 0,
       droppedIn: this.#inbound?.droppedIn ?? 0,
-      bufferedBytes: this.state === 'closed' ? 0 : this.#writer.queuedBytes,
+      bufferedBytes: this.state === 'closed' ? 0 : (this.#writer?.queuedBytes ?? 0),
       openedAt: toEpochMs(this.openedAt),
       lastMessageAt: toEpochMs(this.#inbound?.lastMessageAt ?? 0),
     };
@@ -143,19 +143,19 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.notOpen()) return quietReject(this.closedError());
     const frame = encodeOrError(this.route.codec, message);
     if (frame instanceof WslaneError) return quietReject(frame);
-    return this.#writer.send(frame.data, frame.binary);
+    return this.lane().send(frame.data, frame.binary);
   }
 
   trySend(message: TOut): boolean {
     if (this.notOpen()) return false;
     const frame = encodeOrError(this.route.codec, message);
-    return !(frame instanceof WslaneError) && this.#writer.trySend(frame.data, frame.binary);
+    return !(frame instanceof WslaneError) && this.lane().trySend(frame.data, frame.binary);
   }
 
   /** @internal Hands a message framed once for every member to the lane (broadcast). */
   offerFrame(shared: SharedFrame): OfferResult {
     if (this.notOpen()) return 'closed';
-    return this.#writer.offerShared(shared);
+    return this.lane().offerShared(shared);
   }
 
   sendStream(
@@ -163,7 +163,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     options?: StreamOptions,
   ): Promise<void> {
     if (this.notOpen()) return quietReject(this.closedError());
-    return this.#writer.sendStream(chunks, options);
+    return this.lane().sendStream(chunks, options);
   }
 
   close(code = 1000, reason = ''): Promise<void> {
@@ -172,9 +172,13 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       this.beginClosing(frame.code, frame.reason);
       // Graceful: everything queued leaves before the close frame. With nothing queued it leaves
       // now, so a close frame of the peer's in the same read cannot overtake ours.
-      const flushed = this.#writer.end();
-      if (this.#writer.idle) this.sendCloseFrame();
-      else void flushed.then(() => this.sendCloseFrame());
+      const writer = this.#writer;
+      if (writer === undefined || writer.idle) {
+        void writer?.end();
+        this.sendCloseFrame();
+      } else {
+        void writer.end().then(() => this.sendCloseFrame());
+      }
     }
     return this.whenClosed();
   }
@@ -183,7 +187,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.state === 'closed') return;
     if (this.state === 'open') this.beginClosing(1006, '');
     this.#inbound?.discard();
-    this.#writer.abort(this.closedError());
+    this.#writer?.abort(this.closedError());
     this.#ws.terminate();
   }
 
@@ -270,11 +274,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
 
   /** For the deadline check: bytes wait in the lane or the socket. */
   get sending(): boolean {
-    return this.#writer.queuedBytes > 0;
+    return (this.#writer?.queuedBytes ?? 0) > 0;
   }
 
   get lastProgressAt(): number {
-    return this.#writer.lastProgressAt;
+    return this.#writer?.lastProgressAt ?? this.openedAt;
   }
 
   /** WriterHooks: queued bytes would pass maxBufferedBytes under policy `close`. */
@@ -288,6 +292,12 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.fail(error, 1011, 'stream failed');
   }
 
+  /** The outbound lane, created with the first message sent (call only while open). */
+  private lane(): SerializedWriter {
+    this.#writer ??= new SerializedWriter(this.#ws, this.config.backpressure, this, this.#socket);
+    return this.#writer;
+  }
+
   private notOpen(): boolean {
     if (this.state !== 'open') return true;
     if (this.#ws.readyState !== WS_OPEN) {
@@ -295,7 +305,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
       // of the peer's close frame (the pinned ws keeps it in these fields), or none: a reset.
       const peer = this.#ws as unknown as { _closeFrameReceived?: boolean; _closeCode?: number };
       this.beginClosing(peer._closeFrameReceived === true ? (peer._closeCode ?? 1005) : 1006, '');
-      this.#writer.abort(this.closedError());
+      this.#writer?.abort(this.closedError());
       return true;
     }
     return false;
@@ -306,7 +316,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (this.state !== 'open') return;
     this.#inbound?.discard();
     this.beginClosing(code, reason);
-    this.#writer.abort(this.closedError());
+    this.#writer?.abort(this.closedError());
     this.sendCloseFrame();
   }
 
@@ -406,14 +416,14 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.report(new WslaneError(code, 'peer broke the protocol', { cause: error }));
     this.#inbound?.discard();
     this.beginClosing(closeCode, '');
-    this.#writer.abort(this.closedError());
+    this.#writer?.abort(this.closedError());
   }
 
   private onClose(code: number, reason: Buffer): void {
     // The first close wins: a peer's code counts only when the peer started it.
     if (this.state === 'open') this.beginClosing(code, reason.toString());
     this.state = 'closed';
-    this.#writer.abort(this.closedError());
+    this.#writer?.abort(this.closedError());
     this.#inbound?.reset();
     this.#ws.off('message', OpenChannel.#wsMessage);
     this.#ws.off('pong', OpenChannel.#wsLife);
