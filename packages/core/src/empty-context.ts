@@ -14,3 +14,24 @@ export function snapshotRecord<T extends object>(record: T | undefined): Readonl
   for (const key in record) if (Object.hasOwn(record, key)) return { ...record };
   return EMPTY_CONTEXT as Readonly<T>;
 }
+
+/** Read-only copies of each of a set of request records. */
+export type RecordSnapshots<T> = { readonly [K in keyof T]: Readonly<NonNullable<T[K]>> };
+
+/**
+ * {@link snapshotRecord} of each of `records` (an adapter's default context), or `whenEmpty`
+ * (one frozen object shared by every such channel) when all of them hold nothing.
+ */
+export function snapshotRecords<T extends Record<string, object | undefined>>(
+  records: T,
+  whenEmpty: RecordSnapshots<T>,
+): RecordSnapshots<T> {
+  const copies: Record<string, object> = {};
+  let empty = true;
+  for (const [key, record] of Object.entries(records)) {
+    const copy = snapshotRecord(record);
+    copies[key] = copy;
+    if (copy !== EMPTY_CONTEXT) empty = false;
+  }
+  return empty ? whenEmpty : (copies as RecordSnapshots<T>);
+}

@@ -26,7 +26,8 @@ export type {
   SizeInput,
 } from './config.js';
 export { hubConfigSchema, loadConfig, parseConfig, resolveChannelConfig } from './config.js';
-export { EMPTY_CONTEXT, snapshotRecord } from './empty-context.js';
+export type { RecordSnapshots } from './empty-context.js';
+export { EMPTY_CONTEXT, snapshotRecord, snapshotRecords } from './empty-context.js';
 export type {
   ConfigIssue,
   ErrorOutcome,

@@ -1,4 +1,4 @@
-import { EMPTY_CONTEXT, snapshotRecord } from '@wslane/core';
+import { EMPTY_CONTEXT, snapshotRecords } from '@wslane/core';
 import type { Request, Response } from 'express';
 
 /**
@@ -26,13 +26,8 @@ export interface UpgradeOptions<TContext> {
 
 /** The context of a channel whose `upgrade` has no `context` function. */
 export function toUpgradeContext(req: Request, res: Response): UpgradeContext {
-  const params = snapshotRecord(req.params);
-  const query = snapshotRecord(req.query);
-  const locals = snapshotRecord(res.locals);
-  if (params === EMPTY_CONTEXT && query === EMPTY_CONTEXT && locals === EMPTY_CONTEXT) {
-    return EMPTY_UPGRADE_CONTEXT;
-  }
-  return { params, query, locals };
+  const records = { params: req.params, query: req.query, locals: res.locals };
+  return snapshotRecords(records, EMPTY_UPGRADE_CONTEXT);
 }
 
 /** The context of every channel whose upgrade request had no params, query or locals. */

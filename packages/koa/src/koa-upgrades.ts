@@ -5,7 +5,7 @@ import {
   type Hub,
   type PendingUpgrade,
   type Route,
-  snapshotRecord,
+  snapshotRecords,
 } from '@wslane/core';
 import type Koa from 'koa';
 import type { Context } from 'koa';
@@ -101,13 +101,8 @@ export class KoaUpgrades {
 }
 
 function defaultContext(ctx: Context): DefaultUpgradeContext {
-  const params = snapshotRecord(ctx.params as Record<string, string> | undefined);
-  const query = snapshotRecord(ctx.query);
-  const state = snapshotRecord(ctx.state);
-  if (params === EMPTY_CONTEXT && query === EMPTY_CONTEXT && state === EMPTY_CONTEXT) {
-    return EMPTY_UPGRADE_CONTEXT;
-  }
-  return { params, query, state };
+  const params = ctx.params as Record<string, string> | undefined;
+  return snapshotRecords({ params, query: ctx.query, state: ctx.state }, EMPTY_UPGRADE_CONTEXT);
 }
 
 /** The context of every channel whose upgrade request had no params, query or state. */
