@@ -35,8 +35,9 @@ interface Owned {
  * its deadlines. Created by the hub once the handshake is done.
  *
  * Memory per channel is a feature here: helpers are TypeScript `private` methods, not `#` ones
- * (a class with `#` methods stamps a brand on each instance), and state most channels never need
- * (closing, rooms, signal) is created on first use. The lane and the dispatcher do the same.
+ * (a class with `#` methods stamps a brand on each instance, here and in the lane and the
+ * dispatcher), and what a channel may never need is created on first use: the lane with the first
+ * send, the inbound dispatcher with the first message, the closing state, rooms, the signal.
  */
 export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   implements Channel<TOut, TContext>
