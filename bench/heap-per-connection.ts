@@ -1,11 +1,10 @@
-import { fork } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay, setImmediate as nextTurn } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
-import { WebSocket } from 'ws';
-import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
+import { ClientPool } from './harness/client-pool.js';
+import { isTargetName, TARGET_NAMES, targetInfo } from './harness/target-list.js';
 import { loadTarget } from './targets/load-target.js';
 
 // `npm run bench:heap -- <target> [connections] [--used]`: what one idle connection keeps on the
@@ -15,6 +14,7 @@ import { loadTarget } from './targets/load-target.js';
 
 const WARMUP = 50;
 const SETTLE_MS = 1000;
+const EXCHANGE_BYTES = 64;
 
 const ROWS = 40;
 /** Rows smaller than this many bytes per connection are left out of the table. */
@@ -22,31 +22,7 @@ const MIN_BYTES = 4;
 
 const USED = process.argv.includes('--used');
 const args = process.argv.slice(2).filter((arg) => arg !== '--used');
-if (args[0] === '--client') await holdConnections(args[1] as string);
-else await measure(args[0], Number(args[1] ?? 2000));
-
-/** Client process: opens `count` connections, says so, closes them all when told. */
-async function holdConnections(url: string): Promise<void> {
-  const count = Number(process.env.CONNECTIONS);
-  const sockets = await Promise.all(
-    Array.from({ length: count }, () => {
-      const ws = new WebSocket(url);
-      ws.on('error', () => {});
-      return new Promise<WebSocket>((resolve) =>
-        ws.once('open', () => {
-          if (!USED) return resolve(ws);
-          ws.once('message', () => resolve(ws));
-          ws.send(Buffer.alloc(64, 1));
-        }),
-      );
-    }),
-  );
-  process.send?.('open');
-  process.once('message', () => {
-    for (const ws of sockets) ws.terminate();
-    process.exit(0);
-  });
-}
+await measure(args[0], Number(args[1] ?? 2000));
 
 async function measure(name: string | undefined, connections: number): Promise<void> {
   if (name === undefined || !isTargetName(name)) {
@@ -56,35 +32,30 @@ async function measure(name: string | undefined, connections: number): Promise<v
   }
   const target = await (await loadTarget(name))();
   const { port } = target.server.address() as { port: number };
-  const url = `ws://127.0.0.1:${port}/echo`;
-  await (await openFromChild(url, WARMUP)).close();
+  // The bench's own client process and raw connections, as idle-mem uses them.
+  const clients = await ClientPool.start(1);
+  const open = (count: number) =>
+    clients.all('open', {
+      target: { protocol: targetInfo(name).protocol, port },
+      path: '/echo',
+      count,
+      raw: true,
+    });
+  await open(WARMUP);
+  await clients.all('closeAll', null);
   while (target.openConnections() > 0) await nextTurn();
   // Both snapshots are written before either is read: a parsed one would sit in the second.
   const before = writeSnapshot('before');
-  const client = await openFromChild(url, connections);
+  await open(connections);
+  if (USED) await clients.all('exchangeOnce', { bytes: EXCHANGE_BYTES });
   while (target.openConnections() < connections) await nextTurn();
   // What the last handshakes and messages left in flight (timers, sockets' write requests) settles.
   await delay(SETTLE_MS);
   const after = writeSnapshot('after');
-  await client.close();
+  await clients.all('closeAll', null);
+  await clients.stop();
   printDiff(await tallyFile(before), await tallyFile(after), connections);
   process.exit(0);
-}
-
-/** A client process holding `count` open connections until `close()`. */
-async function openFromChild(url: string, count: number): Promise<{ close(): Promise<void> }> {
-  const child = fork(process.argv[1] as string, ['--client', url, ...(USED ? ['--used'] : [])], {
-    env: { ...process.env, CONNECTIONS: String(count) },
-    execArgv: process.execArgv,
-  });
-  await new Promise((resolve) => child.once('message', resolve));
-  return {
-    close: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send('close');
-      await exited;
-    },
-  };
 }
 
 interface Tally {
