@@ -10,14 +10,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { acceptedSockets } from './helpers/accepted-sockets.js';
-import { type BlackHoleProxy, startBlackHoleProxy } from './helpers/black-hole-proxy.js';
+import { useBlackHoleProxies } from './helpers/black-hole-proxy.js';
 import { untilIo, useFakeClock } from './helpers/fake-clock.js';
 
 const start = useHubServers();
-const proxies: BlackHoleProxy[] = [];
-afterEach(async () => {
+const startProxy = useBlackHoleProxies();
+// Registered last so it runs first: timers are real again before proxies and servers close.
+afterEach(() => {
   vi.useRealTimers();
-  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
 
 const MiB = 1024 * 1024;
@@ -29,8 +29,7 @@ async function throughProxy(
 ) {
   const probe = createProbe(definition);
   const server = await start({ '/t': probe.route }, options);
-  const proxy = await startBlackHoleProxy(server.url('/t'));
-  proxies.push(proxy);
+  const proxy = await startProxy(server.url('/t'));
   const client = await connect(proxy.url('/t'));
   const link = await proxy.link();
   const channel = await probe.channel();

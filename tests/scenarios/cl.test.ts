@@ -108,19 +108,26 @@ function expectRefusedAfterOpen(attempts: Attempt[], closeCode: number): void {
   expect(attempts.filter((a) => a.outcome === 'rejected')).toHaveLength(7);
 }
 
+/** Producers send on a channel whose wire peer leaves (by `leave`) part-way through. */
+async function produceWhilePeerLeaves(leave: (peer: WireClient) => void) {
+  const probe = createProbe();
+  const server = await startHubServer({ '/cl': probe.route });
+  const client = await openWire(server.url('/cl'));
+  const channel = await probe.channel();
+  // The peer leaves after a random number of messages (1–500), not after a sleep.
+  const leaveAfter = 1 + Math.floor(Math.random() * 500);
+  let seen = 0;
+  client.onFrame = (frame) => {
+    if (frame.opcode < 0x8 && ++seen === leaveAfter) leave(client);
+  };
+  return { client, ...(await produceUntilClosed(channel)) };
+}
+
 describe('CL: sends after close and during closing', () => {
   it('CL-01 the peer closes while producers are sending (close frame)', async () => {
-    const probe = createProbe();
-    const server = await startHubServer({ '/cl': probe.route });
-    const client = await openWire(server.url('/cl'));
-    const channel = await probe.channel();
-    // The peer leaves after a random number of messages (1–500), not after a sleep.
-    const leaveAfter = 1 + Math.floor(Math.random() * 500);
-    let seen = 0;
-    client.onFrame = (frame) => {
-      if (frame.opcode < 0x8 && ++seen === leaveAfter) void client.close(4000, 'client leaves');
-    };
-    const { attempts, thrown } = await produceUntilClosed(channel);
+    const { client, attempts, thrown } = await produceWhilePeerLeaves((peer) => {
+      void peer.close(4000, 'client leaves');
+    });
     expect(thrown).toEqual([]);
     expectRefusedAfterOpen(attempts, 4000);
     await client.waitEnded();
@@ -131,16 +138,7 @@ describe('CL: sends after close and during closing', () => {
   });
 
   it('CL-01 the peer closes while producers are sending (TCP reset)', async () => {
-    const probe = createProbe();
-    const server = await startHubServer({ '/cl': probe.route });
-    const client = await openWire(server.url('/cl'));
-    const channel = await probe.channel();
-    const leaveAfter = 1 + Math.floor(Math.random() * 500);
-    let seen = 0;
-    client.onFrame = (frame) => {
-      if (frame.opcode < 0x8 && ++seen === leaveAfter) client.reset();
-    };
-    const { attempts, thrown } = await produceUntilClosed(channel);
+    const { attempts, thrown } = await produceWhilePeerLeaves((peer) => peer.reset());
     expect(thrown).toEqual([]);
     expectRefusedAfterOpen(attempts, 1006);
   });

@@ -16,21 +16,15 @@ import { useHubServers } from '../helpers/hub-server.js';
 import { useConformanceApps } from '../integration/conformance-apps.js';
 import { harnesses } from '../integration/harnesses.js';
 import { acceptedSockets, webSocketOf } from './helpers/accepted-sockets.js';
-import { type BlackHoleProxy, startBlackHoleProxy } from './helpers/black-hole-proxy.js';
+import { useBlackHoleProxies } from './helpers/black-hole-proxy.js';
 import { untilIo, useFakeClock } from './helpers/fake-clock.js';
 
 const start = useHubServers();
-const proxies: BlackHoleProxy[] = [];
-afterEach(async () => {
+const startProxy = useBlackHoleProxies();
+// Registered last so it runs first: timers are real again before proxies and servers close.
+afterEach(() => {
   vi.useRealTimers();
-  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
-
-async function proxyTo(url: string, options?: Parameters<typeof startBlackHoleProxy>[1]) {
-  const proxy = await startBlackHoleProxy(url, options);
-  proxies.push(proxy);
-  return proxy;
-}
 
 const heartbeat1s: HubOptions = {
   timeouts: {
@@ -61,7 +55,7 @@ function closeCounting() {
 /** Connects to /t directly or through a proxy, then makes the peer vanish. */
 async function vanishingPeer(url: string, proxied: boolean): Promise<TestClient> {
   if (proxied) {
-    const proxy = await proxyTo(url);
+    const proxy = await startProxy(url);
     const client = await connect(proxy.url('/t'));
     (await proxy.link()).blackHole();
     return client;
@@ -187,7 +181,7 @@ describe('HO: half-open connections', () => {
       { timeouts: { heartbeat: { interval: 60, timeout: 200 }, sendStall: false } },
     );
     // The proxy forgets a connection that carried no byte for 200 ms (a NAT dropping it).
-    const proxy = await proxyTo(server.url('/t'), { idleCutMs: 200 });
+    const proxy = await startProxy(server.url('/t'), { idleCutMs: 200 });
     const client = await connect(proxy.url('/t'));
     const link = await proxy.link();
     let pings = 0;
@@ -212,7 +206,7 @@ describe('HO: half-open connections', () => {
         timeouts: { heartbeat: false, idle: 400, closeHandshake: 200, sendStall: false },
       },
     );
-    const proxy2 = await proxyTo(server2.url('/t'), { idleCutMs: 200 });
+    const proxy2 = await startProxy(server2.url('/t'), { idleCutMs: 200 });
     const cutClient = await connect(proxy2.url('/t'));
     const cutLink = await proxy2.link();
     const channel = await quiet.channel();

@@ -27,9 +27,30 @@ function textFrames(...payloads: string[]): Buffer {
   return Buffer.concat(payloads.map((payload) => encodeFrame({ opcode: OP.text, payload })));
 }
 
+/** `count` text messages `m0`, `m1`, … in one buffer. */
+function numberedMessages(count: number): Buffer {
+  return encodeMessages(
+    OP.text,
+    Array.from({ length: count }, (_, i) => `m${i}`),
+  );
+}
+
 /** Text messages the wire client received, in order. */
 function texts(client: WireClient): string[] {
   return client.messages().map((m) => m.payload.toString());
+}
+
+/** A route whose `onOpen` waits for `gate`, recording the messages its handler got. */
+function heldProbe() {
+  const gate = deferred();
+  const handled: string[] = [];
+  const probe = createProbe({
+    onOpen: () => gate.promise,
+    onMessage: (message) => {
+      handled.push(String(message));
+    },
+  });
+  return { gate, handled, probe };
 }
 
 /** An echo route that records what reached its handlers, in order. */
@@ -153,22 +174,12 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
   });
 
   it('OP-04 flood before open: past the rate limit the channel closes with 1008', async () => {
-    const gate = deferred();
-    const handled: string[] = [];
-    const probe = createProbe({
-      onOpen: () => gate.promise,
-      onMessage: (message) => {
-        handled.push(String(message));
-      },
-    });
+    const { gate, handled, probe } = heldProbe();
     const server = await startHubServer({ '/op': probe.route });
     const bystander = await connect(server.url('/op'));
     const client = await openWire(server.url('/op'));
     const channel = await probe.channel(1);
-    const flood = encodeMessages(
-      OP.text,
-      Array.from({ length: 100_000 }, (_, i) => `m${i}`),
-    );
+    const flood = numberedMessages(100_000);
     const started = Date.now();
     void client.write(flood).catch(() => {});
     expect(closeCodeOf(await client.waitClose(3000))).toBe(1008);
@@ -203,14 +214,7 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
     const channel = await probe.channel();
     const count = 100_000;
     const frameBytes = encodeFrame({ opcode: OP.text, payload: `m${count - 1}` }).length;
-    void client
-      .write(
-        encodeMessages(
-          OP.text,
-          Array.from({ length: count }, (_, i) => `m${i}`),
-        ),
-      )
-      .catch(() => {});
+    void client.write(numberedMessages(count)).catch(() => {});
     await expect.poll(() => channel.stats.messagesIn).toBeGreaterThanOrEqual(inboundQueue);
     // Give the server many turns (bystander round trips): a paused socket stays paused.
     for (let i = 0; i < 50; i++) {
@@ -230,14 +234,7 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
   });
 
   it('OP-04 flood before open: a steady trickle (1 message/ms, 300 ms) is held and delivered', async () => {
-    const gate = deferred();
-    const handled: string[] = [];
-    const probe = createProbe({
-      onOpen: () => gate.promise,
-      onMessage: (message) => {
-        handled.push(String(message));
-      },
-    });
+    const { gate, handled, probe } = heldProbe();
     const server = await startHubServer({ '/op': probe.route });
     const client = await openWire(server.url('/op'));
     const channel = await probe.channel();

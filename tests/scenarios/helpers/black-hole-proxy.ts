@@ -1,5 +1,6 @@
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { withTimeout } from '@wslane/core/testing';
+import { afterEach } from 'vitest';
 
 // The proxy runs on real time even while a test fakes the global timers: its throttle and idle
 // cut stand for the network, which fake time does not slow down.
@@ -296,5 +297,24 @@ export async function startBlackHoleProxy(
       await Promise.all(links.map((link) => link.closed));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * Per test file: starts proxies like {@link startBlackHoleProxy} and closes every one of them
+ * after each test.
+ */
+export function useBlackHoleProxies(): (
+  target: string | number,
+  options?: ProxyOptions,
+) => Promise<BlackHoleProxy> {
+  const proxies: BlackHoleProxy[] = [];
+  afterEach(async () => {
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+  });
+  return async (target, options) => {
+    const proxy = await startBlackHoleProxy(target, options);
+    proxies.push(proxy);
+    return proxy;
   };
 }
