@@ -12,7 +12,6 @@ import {
   parseConfig,
   resolveChannelConfig,
 } from './config.js';
-import { EMPTY_CONTEXT } from './empty-context.js';
 import type { WslaneErrorCode } from './errors.js';
 import { toCloseFrame } from './internal/close-frame.js';
 import { isHandshakeOwnedHeader } from './internal/handshake-headers.js';
@@ -162,7 +161,7 @@ export class Hub {
     context?: TContext,
     headers?: UpgradeHeaders,
   ): Promise<Channel | undefined> {
-    return this.beginUpgrade(req, socket, head).accept(route, context ?? EMPTY_CONTEXT, headers);
+    return this.beginUpgrade(req, socket, head).accept(route, context, headers);
   }
 
   /**
@@ -448,7 +447,7 @@ function fitServerTimeouts(server: Server, handshakeMs: number): void {
 }
 
 async function acceptBinding(pending: PendingUpgrade, binding: RouteBinding): Promise<void> {
-  let context: unknown = EMPTY_CONTEXT;
+  let context: unknown;
   const headers: Record<string, string | string[]> = {};
   try {
     if (binding.context !== undefined) context = await binding.context(pending.req, headers);
