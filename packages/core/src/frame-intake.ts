@@ -30,8 +30,6 @@ export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarg
   protected readonly target: TTarget;
   readonly #decoder: FrameDecoder<TIn>;
   readonly #rateLimiter: InboundRateLimiter | undefined;
-  /** The decoder's emit callback, created with the first frame: an idle channel holds none. */
-  #emit: ((message: TIn) => void) | undefined;
 
   constructor(decoder: FrameDecoder<TIn>, target: TTarget) {
     this.#decoder = decoder;
@@ -52,7 +50,8 @@ export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarg
     }
     this.lastMessageAt = now;
     try {
-      this.#decoder.decode(data, isBinary, this.emitter());
+      // A callback per frame rather than one kept per channel: a quiet channel holds none.
+      this.#decoder.decode(data, isBinary, (message: TIn) => this.emitted(message));
     } catch (error) {
       this.onDecodeError(error);
     }
@@ -63,12 +62,9 @@ export abstract class FrameIntake<TIn, TTarget extends IntakeTarget = IntakeTarg
     this.#decoder.reset?.();
   }
 
-  private emitter(): (message: TIn) => void {
-    this.#emit ??= (message: TIn): void => {
-      this.messagesIn++;
-      this.accept(message);
-    };
-    return this.#emit;
+  private emitted(message: TIn): void {
+    this.messagesIn++;
+    this.accept(message);
   }
 
   private onDecodeError(error: unknown): void {

@@ -34,9 +34,6 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
   #queue: Deque<TIn | InvalidMessage> | undefined;
   #flags = 0;
   #running = 0;
-  /** Settle callbacks of async handlers, created with the first one. */
-  #settled: (() => void) | undefined;
-  #failed: ((error: unknown) => void) | undefined;
 
   /** `ready`: the channel's `onOpen` is done, deliver at once (otherwise wait for `start`). */
   constructor(
@@ -124,8 +121,13 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
       this.target.onHandlerFailed(error);
       return false;
     }
-    if (isThenable(result)) result.then(this.onSettled(), this.onFailed());
-    else this.#running--;
+    if (isThenable(result)) {
+      // Callbacks per call rather than kept per channel: a quiet channel holds none.
+      result.then(
+        () => this.settled(),
+        (error: unknown) => this.failed(error),
+      );
+    } else this.#running--;
     return true;
   }
 
@@ -133,19 +135,13 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
     return this.target.config.limits.inboundQueue;
   }
 
-  private onSettled(): () => void {
-    this.#settled ??= () => {
-      this.#running--;
-      this.drain();
-    };
-    return this.#settled;
+  private settled(): void {
+    this.#running--;
+    this.drain();
   }
 
-  private onFailed(): (error: unknown) => void {
-    this.#failed ??= (error: unknown) => {
-      this.#running--;
-      this.target.onHandlerFailed(error);
-    };
-    return this.#failed;
+  private failed(error: unknown): void {
+    this.#running--;
+    this.target.onHandlerFailed(error);
   }
 }
