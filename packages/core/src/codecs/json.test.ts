@@ -32,6 +32,17 @@ function expectNoLeak(error: unknown, secret: string): void {
 }
 
 describe('json', () => {
+  it('shares one stateless decoder between the channels of a codec', () => {
+    const codec = json(Chat);
+    const decoder = codec.createDecoder();
+    expect(codec.createDecoder()).toBe(decoder);
+    expect(json(Chat).createDecoder()).not.toBe(decoder);
+    const out: unknown[] = [];
+    decoder.decode(Buffer.from('{"text":"a"}'), false, (message) => out.push(message));
+    decoder.decode(Buffer.from('{"text":"b"}'), false, (message) => out.push(message));
+    expect(out).toEqual([{ text: 'a' }, { text: 'b' }]);
+  });
+
   it('round-trips any JSON value in a text frame', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {

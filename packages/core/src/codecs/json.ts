@@ -54,15 +54,17 @@ export function json<
 ): Codec<JsonInbound<TInSchema>, JsonOutbound<TOutSchema>> {
   const { outbound, validateOutbound = true } = options;
   const outboundSchema = validateOutbound ? outbound : undefined;
+  // The decoder keeps no state, so every channel of this codec shares one (no object per channel).
+  const decoder: FrameDecoder<JsonInbound<TInSchema>> = Object.freeze({
+    decode: (frame: Buffer, isBinary: boolean, emit: (message: JsonInbound<TInSchema>) => void) => {
+      emit(decodeJson(frame, isBinary, schema) as JsonInbound<TInSchema>);
+    },
+  });
   return {
     name: 'json',
     encode: (message: JsonOutbound<TOutSchema>): EncodedFrame =>
       encodeJson(message, outboundSchema),
-    createDecoder: (): FrameDecoder<JsonInbound<TInSchema>> => ({
-      decode: (frame, isBinary, emit) => {
-        emit(decodeJson(frame, isBinary, schema) as JsonInbound<TInSchema>);
-      },
-    }),
+    createDecoder: (): FrameDecoder<JsonInbound<TInSchema>> => decoder,
   };
 }
 
