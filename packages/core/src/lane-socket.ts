@@ -171,6 +171,16 @@ export abstract class LaneOutput {
     }
   }
 
+  /** Nothing held, corked, scheduled or probed, and the socket's buffer is empty. */
+  protected get settledOutput(): boolean {
+    return (
+      (this.#flags & (CORKED | SCHEDULED | EXPECTING)) === 0 &&
+      this.#held === undefined &&
+      this.#probes === 0 &&
+      this.socket.bufferedAmount === 0
+    );
+  }
+
   /** What this tick held back goes to the socket now, ahead of a close frame. */
   protected flushHeld(): void {
     const held = this.#held;

@@ -13,6 +13,7 @@ import type { StreamChunk } from './internal/stream-source.js';
 import { toWsErrorMeaning } from './internal/ws-errors.js';
 import type { Route } from './route.js';
 import {
+  type LaneCounters,
   type OfferResult,
   SerializedWriter,
   type SharedFrame,
@@ -37,7 +38,8 @@ interface Owned {
  * Memory per channel is a feature here: helpers are TypeScript `private` methods, not `#` ones
  * (a class with `#` methods stamps a brand on each instance, here and in the lane and the
  * dispatcher), and what a channel may never need is created on first use: the lane with the first
- * send, the inbound dispatcher with the first message, the closing state, rooms, the signal.
+ * send, the inbound dispatcher with the first message, the closing state, rooms, the signal. A
+ * lane that has gone quiet is dropped on the clock's tick and made again by the next send.
  */
 export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   implements Channel<TOut, TContext>
@@ -64,8 +66,10 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   #framedBytes = 0;
   readonly #ws: WebSocket;
   readonly #host: ChannelHost;
-  /** Created with the first send: a channel nothing was ever sent to holds no lane. */
+  /** Created with a send, dropped again on a clock tick that finds it quiet. */
   #writer: SerializedWriter | undefined;
+  /** What a dropped lane had counted, kept until the next lane takes it over. */
+  #laneCounters: LaneCounters | undefined;
   /** Created with the first message: a channel that never receives one holds no inbound state. */
   #inbound: InboundDispatcher<TIn> | undefined;
   #rooms: Set<string> | undefined;
@@ -126,13 +130,18 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return this.#rooms;
   }
 
+  /** @internal Whether the channel holds an outbound lane right now (tests of the quiet drop). */
+  get holdsLane(): boolean {
+    return this.#writer !== undefined;
+  }
+
   get stats(): ChannelStats {
     return {
       messagesIn: this.#inbound?.messagesIn ?? 0,
-      messagesOut: this.#writer?.messagesOut ?? 0,
+      messagesOut: (this.#writer ?? this.#laneCounters)?.messagesOut ?? 0,
       bytesIn: this.#inbound?.bytesIn ?? 0,
-      bytesOut: this.#writer?.bytesOut ?? 0,
-      dropped: this.#writer?.dropped ?? 0,
+      bytesOut: (this.#writer ?? this.#laneCounters)?.bytesOut ?? 0,
+      dropped: (this.#writer ?? this.#laneCounters)?.dropped ?? 0,
       droppedIn: this.#inbound?.droppedIn ?? 0,
       bufferedBytes: this.state === 'closed' ? 0 : (this.#writer?.queuedBytes ?? 0),
       openedAt: toEpochMs(this.openedAt),
@@ -229,6 +238,17 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   checkDeadlines(now: number): void {
     this.noticeArrivingMessage(now);
     applyDeadline(this, checkDeadlines(this, this.config.timeouts, now), now);
+    if (this.#writer?.quiet === true && this.state === 'open') this.dropLane(this.#writer);
+  }
+
+  /** A lane that owes nothing is dropped, its counters kept: a channel gone quiet holds none. */
+  private dropLane(writer: SerializedWriter): void {
+    this.#laneCounters = {
+      messagesOut: writer.messagesOut,
+      bytesOut: writer.bytesOut,
+      dropped: writer.dropped,
+    };
+    this.#writer = undefined;
   }
 
   /**
@@ -293,9 +313,18 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.fail(error, 1011, 'stream failed');
   }
 
-  /** The outbound lane, created with the first message sent (call only while open). */
+  /** The outbound lane, created with a message sent while there is none (call only while open). */
   private lane(): SerializedWriter {
-    this.#writer ??= new SerializedWriter(this.#ws, this.config.backpressure, this, this.#socket);
+    if (this.#writer === undefined) {
+      this.#writer = new SerializedWriter(
+        this.#ws,
+        this.config.backpressure,
+        this,
+        this.#socket,
+        this.#laneCounters,
+      );
+      this.#laneCounters = undefined;
+    }
     return this.#writer;
   }
 

@@ -23,6 +23,13 @@ export interface WriterHooks {
   onStreamBroken(error: WslaneError): void;
 }
 
+/** What a lane counts; a channel keeps them when it drops a quiet lane, and the next lane goes on from them. */
+export interface LaneCounters {
+  readonly messagesOut: number;
+  readonly bytesOut: number;
+  readonly dropped: number;
+}
+
 /** What became of one offered message. */
 export type OfferResult = 'written' | 'queued' | 'dropped' | 'rejected' | 'closed';
 
@@ -52,7 +59,7 @@ interface FramedEntry extends LaneEntry {
  * lane until its last frame, so nothing lands between its frames. It is its own
  * {@link LaneOutput} (one object per channel, not two).
  */
-export class SerializedWriter extends LaneOutput {
+export class SerializedWriter extends LaneOutput implements LaneCounters {
   /** Messages handed to the socket. */
   messagesOut = 0;
   /** Payload bytes handed to the socket. */
@@ -70,10 +77,21 @@ export class SerializedWriter extends LaneOutput {
   #stream: RunningStream | undefined;
   #emptyWaiters: (() => void)[] | undefined;
 
-  constructor(socket: LaneSocket, limits: WriterLimits, hooks: WriterHooks, corkable?: Corkable) {
+  constructor(
+    socket: LaneSocket,
+    limits: WriterLimits,
+    hooks: WriterHooks,
+    corkable?: Corkable,
+    counters?: LaneCounters,
+  ) {
     super(socket, corkable);
     this.#limits = limits;
     this.#hooks = hooks;
+    if (counters !== undefined) {
+      this.messagesOut = counters.messagesOut;
+      this.bytesOut = counters.bytesOut;
+      this.dropped = counters.dropped;
+    }
   }
 
   /** Bytes waiting in the lane plus bytes in the socket's buffer. */
@@ -92,6 +110,19 @@ export class SerializedWriter extends LaneOutput {
   /** True while nothing waits in the lane and no stream runs. */
   get idle(): boolean {
     return this.isIdle();
+  }
+
+  /**
+   * True when the lane owes nothing to anyone: open, nothing queued or streaming, nobody waiting,
+   * every write flushed. Such a lane can be dropped and a new one created with the next send.
+   */
+  get quiet(): boolean {
+    return (
+      this.#state === 'open' &&
+      this.isIdle() &&
+      this.#emptyWaiters === undefined &&
+      this.settledOutput
+    );
   }
 
   /** True once the lane accepts nothing more (ending or closed). */
