@@ -15,6 +15,7 @@ export interface BenchProfile {
     readonly roundTimeoutMs: number;
     readonly maxPhaseMs: number;
   };
+  /** `settleMs`: how long connections stay quiet before they are measured. */
   readonly idleMem: { readonly connections: number; readonly settleMs: number };
   readonly slowConsumer: {
     readonly baselineMs: number;
@@ -42,7 +43,7 @@ export const FULL_PROFILE: BenchProfile = {
     roundTimeoutMs: 10_000,
     maxPhaseMs: 20_000,
   },
-  idleMem: { connections: 5000, settleMs: 1000 },
+  idleMem: { connections: 5000, settleMs: 2500 },
   slowConsumer: { baselineMs: 1500, floodMs: 5000, messageBytes: 64 * 1024, maxRssBytes: 6 * GIB },
   churn: { connections: 20_000, concurrency: 200, warmup: 1000, timeoutMs: 120_000 },
 };
@@ -57,7 +58,7 @@ export const QUICK_PROFILE: BenchProfile = {
     roundTimeoutMs: 5_000,
     maxPhaseMs: 5_000,
   },
-  idleMem: { connections: 1000, settleMs: 300 },
+  idleMem: { connections: 1000, settleMs: 1200 },
   slowConsumer: { baselineMs: 500, floodMs: 1500, messageBytes: 64 * 1024, maxRssBytes: 2 * GIB },
   churn: { connections: 2000, concurrency: 100, warmup: 200, timeoutMs: 30_000 },
 };

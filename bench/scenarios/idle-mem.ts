@@ -12,7 +12,7 @@ export const idleMemScenario: Scenario = {
   name: 'idle-mem',
   title: 'Idle memory',
   description:
-    'Idle connections with the heartbeat on; server RSS and V8 heap per connection after a full GC, against the same server before they connected: as opened, then once each has sent and received one message.',
+    'Idle connections with the heartbeat on; server RSS and V8 heap per connection after a full GC, against the same server before they connected: as opened, then once each has sent and received one message, each time after 2.5 s without traffic.',
   targets: ALL_BUT_PREFRAMED,
   clientProcesses: 2,
   // The young generation at its default maximum from the start, and touched before the baseline:
