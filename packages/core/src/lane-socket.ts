@@ -95,6 +95,8 @@ const CORKED = 2;
 const SCHEDULED = 4;
 /** Someone waits for the socket to drain (a queued entry, a stream's next frame). */
 const EXPECTING = 8;
+/** Something was written since the last {@link LaneOutput.wroteSinceLastCheck}. */
+const WROTE = 16;
 
 /**
  * How a lane's writes reach its socket; the lane (SerializedWriter) extends it, so a channel's
@@ -136,6 +138,7 @@ export abstract class LaneOutput {
 
   /** One frame of a message, framed by ws. */
   protected sendFrame(data: Buffer | string, binary: boolean, fin: boolean): void {
+    this.#flags |= WROTE;
     this.cork();
     this.socket.send(
       data,
@@ -146,6 +149,7 @@ export abstract class LaneOutput {
 
   /** A message framed once for many lanes: its frame goes to the socket as it is. */
   protected sendShared(shared: SharedFrame): void {
+    this.#flags |= WROTE;
     const raw = this.#raw;
     // After ws sent its close frame its send refuses data; a raw frame would follow the close.
     if ((this.#flags & TRACKED) === 0 || raw === undefined || this.socket.readyState !== 1) {
@@ -169,6 +173,13 @@ export abstract class LaneOutput {
     if (this.#probes === 0 && (this.#flags & SCHEDULED) === 0 && this.socket.bufferedAmount > 0) {
       this.probe();
     }
+  }
+
+  /** Whether anything was written since the last call; each call starts a new span. */
+  protected wroteSinceLastCheck(): boolean {
+    const wrote = (this.#flags & WROTE) !== 0;
+    this.#flags &= ~WROTE;
+    return wrote;
   }
 
   /** Nothing held, corked, scheduled or probed, and the socket's buffer is empty. */

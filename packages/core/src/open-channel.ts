@@ -39,7 +39,7 @@ interface Owned {
  * (a class with `#` methods stamps a brand on each instance, here and in the lane and the
  * dispatcher), and what a channel may never need is created on first use: the lane with the first
  * send, the inbound dispatcher with the first message, the closing state, rooms, the signal. A
- * lane that has gone quiet is dropped on the clock's tick and made again by the next send.
+ * lane that wrote nothing for a whole clock tick is dropped, and made again by the next send.
  */
 export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   implements Channel<TOut, TContext>
@@ -66,7 +66,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   #framedBytes = 0;
   readonly #ws: WebSocket;
   readonly #host: ChannelHost;
-  /** Created with a send, dropped again on a clock tick that finds it quiet. */
+  /** Created with a send, dropped again once a whole clock tick passed without one. */
   #writer: SerializedWriter | undefined;
   /** What a dropped lane had counted, kept until the next lane takes it over. */
   #laneCounters: LaneCounters | undefined;
@@ -238,10 +238,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   checkDeadlines(now: number): void {
     this.noticeArrivingMessage(now);
     applyDeadline(this, checkDeadlines(this, this.config.timeouts, now), now);
-    if (this.#writer?.quiet === true && this.state === 'open') this.dropLane(this.#writer);
+    const writer = this.#writer;
+    if (writer?.quietSinceLastTick() === true && this.state === 'open') this.dropLane(writer);
   }
 
-  /** A lane that owes nothing is dropped, its counters kept: a channel gone quiet holds none. */
+  /** A lane quiet for a whole tick is dropped, its counters kept: a channel gone quiet holds none. */
   private dropLane(writer: SerializedWriter): void {
     this.#laneCounters = {
       messagesOut: writer.messagesOut,

@@ -113,11 +113,13 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
   }
 
   /**
-   * True when the lane owes nothing to anyone: open, nothing queued or streaming, nobody waiting,
-   * every write flushed. Such a lane can be dropped and a new one created with the next send.
+   * For the clock's tick: true when the lane wrote nothing since the last tick and owes nothing to
+   * anyone (open, nothing queued or streaming, nobody waiting, every write flushed). Such a lane
+   * can be dropped and a new one made by the next send; a lane in steady use is kept.
    */
-  get quiet(): boolean {
+  quietSinceLastTick(): boolean {
     return (
+      !this.wroteSinceLastCheck() &&
       this.#state === 'open' &&
       this.isIdle() &&
       this.#emptyWaiters === undefined &&
