@@ -13,6 +13,7 @@ export type WslaneErrorCode =
   | 'WSLANE_HANDLER_FAILED'
   | 'WSLANE_PROTOCOL_ERROR'
   | 'WSLANE_FRAME_LIMIT'
+  | 'WSLANE_PING_FLOOD'
   | 'WSLANE_RATE_LIMITED'
   | 'WSLANE_IDLE_TIMEOUT'
   | 'WSLANE_HEARTBEAT_TIMEOUT'
@@ -55,6 +56,7 @@ export const ERROR_OUTCOMES: Readonly<Record<WslaneErrorCode, ErrorOutcome>> = {
   WSLANE_HANDLER_FAILED: { close: 1011, status: 500 },
   WSLANE_PROTOCOL_ERROR: { close: 1002 },
   WSLANE_FRAME_LIMIT: { close: 1008 },
+  WSLANE_PING_FLOOD: { close: 'terminate' },
   WSLANE_RATE_LIMITED: { close: 1008 },
   WSLANE_IDLE_TIMEOUT: { close: 4408 },
   WSLANE_HEARTBEAT_TIMEOUT: { close: 'terminate' },

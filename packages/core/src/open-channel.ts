@@ -91,7 +91,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     (init.ws as Owned)[OWNER] = this;
     init.ws.on('message', OpenChannel.#wsMessage);
     init.ws.on('pong', OpenChannel.#wsLife);
-    init.ws.on('ping', OpenChannel.#wsLife);
+    init.ws.on('ping', OpenChannel.#wsPing);
     init.ws.on('error', OpenChannel.#wsError);
     init.ws.on('close', OpenChannel.#wsClose);
     this.#socket = init.socket;
@@ -402,6 +402,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (channel !== undefined) channel.onLife(data);
   };
 
+  static readonly #wsPing = function (this: WebSocket, data: Buffer): void {
+    const channel = (this as Owned)[OWNER];
+    if (channel !== undefined) channel.onPing(data);
+  };
+
   static readonly #wsError = function (this: WebSocket, error: Error): void {
     const channel = (this as Owned)[OWNER];
     if (channel !== undefined) channel.onError(error);
@@ -440,6 +445,16 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#framedBytes += clientFrameBytes(data.length);
   }
 
+  private onPing(data: Buffer): void {
+    this.onLife(data);
+    // ws emits the ping after answering it, or after terminating the peer because more than
+    // limits.maxPendingPongs answers already waited unflushed (it says so nowhere else).
+    if (this.state === 'open' && this.#ws.readyState !== WS_OPEN && pongLimitReached(this.#ws)) {
+      const error = new WslaneError('WSLANE_PING_FLOOD', 'peer pings faster than it reads pongs');
+      this.fail(error, 'terminate');
+    }
+  }
+
   private onError(error: Error): void {
     // ws closes the connection itself (1002, 1007, 1008, 1009) and reports why here.
     if (this.state === 'closed') return;
@@ -458,7 +473,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     this.#inbound?.reset();
     this.#ws.off('message', OpenChannel.#wsMessage);
     this.#ws.off('pong', OpenChannel.#wsLife);
-    this.#ws.off('ping', OpenChannel.#wsLife);
+    this.#ws.off('ping', OpenChannel.#wsPing);
     this.#ws.off('close', OpenChannel.#wsClose);
     const ending = this.#ending as Ending;
     ending.wireCode = code;
@@ -562,6 +577,13 @@ interface Ending {
  * `randomUUID()` returns a rope of about 20 concatenated pieces (~490 bytes held per id); reading
  * one character flattens it in place to one 36-character string (~65 bytes).
  */
+/** ws's own count of unflushed automatic pongs has reached its limit (the pinned ws keeps both). */
+function pongLimitReached(ws: WebSocket): boolean {
+  const counts = ws as unknown as { _pendingAutoPongs?: number; _maxPendingAutoPongs?: number };
+  const max = counts._maxPendingAutoPongs ?? 0;
+  return max > 0 && (counts._pendingAutoPongs ?? 0) >= max;
+}
+
 function flattened(id: string): string {
   id.charCodeAt(0);
   return id;

@@ -88,6 +88,7 @@ describe('ping flood', () => {
     expect(pongs.map((pong) => pong.payload.readUInt32BE(0))).toEqual([...Array(count).keys()]);
     expect(channel.state).toBe('open');
     expect(channel.stats.bufferedBytes).toBe(0);
+    expect(raw.probe.errors).toEqual([]);
     await client.close();
     expect(await client.closeCode()).toBe(1000);
     await raw.expectHealthy();
@@ -103,6 +104,7 @@ describe('ping flood', () => {
     expect(close).toBeUndefined(); // terminated: no close frame
     expect(frames.filter((frame) => frame.opcode === OP.pong).length).toBeLessThanOrEqual(8);
     await expect.poll(() => channel.state).toBe('closed');
+    expect(raw.probe.errors.map((error) => error.code)).toEqual(['WSLANE_PING_FLOOD']);
     await expect.poll(() => raw.server.hub.stats().active).toBe(1);
     await raw.expectHealthy();
   });
@@ -118,6 +120,7 @@ describe('ping flood', () => {
     expect(maxGrowth).toBeLessThanOrEqual(8 * PONG_BYTES);
     await expect.poll(() => channel.state).toBe('closed');
     expect(channel.stats.bufferedBytes).toBe(0);
+    expect(raw.probe.errors.map((error) => error.code)).toEqual(['WSLANE_PING_FLOOD']);
     await expect.poll(() => raw.server.hub.stats().active).toBe(1);
     client.destroy();
     await raw.expectHealthy();
@@ -131,6 +134,8 @@ describe('ping flood', () => {
     const { pings, maxGrowth } = await pingUntilCut(client, channel, socket, 500);
     expect(pings).toBe(61);
     expect(maxGrowth).toBeLessThanOrEqual(60 * PONG_BYTES);
+    await expect.poll(() => channel.state).toBe('closed');
+    expect(raw.probe.errors.map((error) => error.code)).toEqual(['WSLANE_PING_FLOOD']);
     await expect.poll(() => raw.server.hub.stats().active).toBe(1);
     client.destroy();
     await raw.expectHealthy();
