@@ -553,6 +553,23 @@ describe('resolveChannelConfig', () => {
     expect(config.limits.maxPayload).toBe(65_536);
   });
 
+  it.each([
+    [{ limits: { maxConnections: 10 } }, 'routes["/chat"].limits.maxConnections'],
+    [{ timeouts: { handshake: '2s' } }, 'routes["/chat"].timeouts.handshake'],
+  ])(
+    'refuses a hub-only field in a route override instead of ignoring it: %j',
+    (override, path) => {
+      const error = configErrorOf(() =>
+        // @ts-expect-error the type leaves the hub-only fields out of RouteOptions
+        resolveChannelConfig(hub, override, 'routes["/chat"]'),
+      );
+      expect(error.code).toBe('WSLANE_CONFIG_INVALID');
+      expect(error.issues).toEqual([
+        { path, message: 'set it on the hub: a route cannot override it' },
+      ]);
+    },
+  );
+
   it('does not change the hub options it merges into', () => {
     const options: HubOptions = { limits: { maxPayload: '64kb' } };
     resolveChannelConfig(options, { limits: { maxPayload: '1kb' } }, 'routes["/chat"]');

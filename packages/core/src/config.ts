@@ -196,6 +196,13 @@ export const hubConfigSchema = z
 export type HubOptions = z.input<typeof hubConfigSchema>;
 /** The validated hub config, defaults applied, durations in ms and sizes in bytes. */
 export type HubConfig = z.output<typeof hubConfigSchema>;
+/**
+ * Fields of the overridable sections that only the hub can set: the connection cap counts every
+ * route's channels, and the handshake deadline runs before the route is known.
+ */
+const HUB_ONLY_FIELDS = { limits: 'maxConnections', timeouts: 'handshake' } as const;
+type HubOnlyField<K> = K extends keyof typeof HUB_ONLY_FIELDS ? (typeof HUB_ONLY_FIELDS)[K] : never;
+
 /** Per-route overrides of the hub config. */
 export type RouteOptions = {
   [K in keyof typeof channelShape]?: K extends
@@ -204,7 +211,7 @@ export type RouteOptions = {
     | 'concurrency'
     | 'duplicateKey'
     ? HubOptions[K]
-    : Partial<NonNullable<HubOptions[K]>>;
+    : Omit<Partial<NonNullable<HubOptions[K]>>, HubOnlyField<K>>;
 };
 /** The settings one channel runs with: the hub config with its route's overrides applied. */
 export type ChannelConfig = Pick<HubConfig, keyof typeof channelShape>;
@@ -249,7 +256,8 @@ export async function loadConfig(path: string): Promise<HubConfig> {
  * Applies a route's overrides to the hub config (the hub's raw options merged under the route's,
  * then validated as one), so a route is checked by the same schema and reported by path.
  *
- * @throws {ConfigError} `WSLANE_CONFIG_INVALID` with paths under `pathPrefix`.
+ * @throws {ConfigError} `WSLANE_CONFIG_INVALID` with paths under `pathPrefix`, also for a field
+ * only the hub can set (`limits.maxConnections`, `timeouts.handshake`) rather than ignoring it.
  */
 export function resolveChannelConfig(
   hubOptions: HubOptions,
@@ -257,7 +265,22 @@ export function resolveChannelConfig(
   pathPrefix: string,
 ): ChannelConfig {
   if (overrides === undefined) return parseConfig(hubOptions);
+  const hubOnly = hubOnlyOverrides(overrides, pathPrefix);
+  if (hubOnly.length > 0) throw new ConfigError(hubOnly);
   return parseConfig(mergeOptions(hubOptions, overrides), pathPrefix);
+}
+
+function hubOnlyOverrides(overrides: RouteOptions, pathPrefix: string): ConfigIssue[] {
+  return Object.entries(HUB_ONLY_FIELDS).flatMap(([section, field]) => {
+    const value = (overrides as Record<string, unknown>)[section];
+    if (!isPlainObject(value) || value[field] === undefined) return [];
+    return [
+      {
+        path: joinPath(pathPrefix, [section, field]),
+        message: 'set it on the hub: a route cannot override it',
+      },
+    ];
+  });
 }
 
 /** Deep merge of plain objects; `undefined` in an override keeps the base value. */
