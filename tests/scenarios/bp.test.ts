@@ -312,8 +312,8 @@ describe('BP: slow consumers and backpressure', () => {
     client.ws.on('ping', () => pings++);
     for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
     await untilIo(() => sockets[0]?.isPaused() === true, 'reads paused');
-    // Ten heartbeat periods and five idle periods: the server is the slow side, nothing fires.
-    // The pause has no bound of its own: only maxLifetime (off here) or the handler ends it.
+    // Ten heartbeat periods and five idle periods: the server is the slow side, nothing fires
+    // (handlerStall, 60 s by default, is the pause's own bound).
     await vi.advanceTimersByTimeAsync(10_000);
     expect(channel.state).toBe('open');
     expect(pings).toBe(0);
@@ -325,6 +325,74 @@ describe('BP: slow consumers and backpressure', () => {
     await untilIo(() => channel.state === 'closed', 'heartbeat after resume');
     expect(pings).toBe(1);
     expect(probe.errors.map((e) => e.code)).toEqual(['WSLANE_HEARTBEAT_TIMEOUT']);
+    vi.useRealTimers();
+    client.ws.terminate();
+  });
+
+  it('BP-04 a hung handler that keeps reads paused is closed with 1011 after handlerStall', async () => {
+    useFakeClock();
+    const stuck = deferred();
+    const closes: number[] = [];
+    const probe = createProbe({
+      onMessage: () => stuck.promise,
+      onClose: (_channel, code) => {
+        closes.push(code);
+      },
+    });
+    const server = await start(
+      { '/t': probe.route },
+      {
+        limits: { inboundQueue: 4, rateLimit: false },
+        timeouts: { heartbeat: false, sendStall: false, handlerStall: 2000, closeHandshake: 1000 },
+      },
+    );
+    const sockets = acceptedSockets(server.server);
+    const client = await connect(server.url('/t'));
+    const channel = await probe.channel();
+    for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
+    await untilIo(() => sockets[0]?.isPaused() === true, 'reads paused');
+    await vi.advanceTimersByTimeAsync(1900);
+    expect(channel.state).toBe('open');
+    await vi.advanceTimersByTimeAsync(200);
+    expect(channel.state).not.toBe('open');
+    expect(probe.errors.map((e) => e.code)).toEqual(['WSLANE_HANDLER_STALLED']);
+    vi.useRealTimers();
+    // Reads resume for the close handshake, so the peer gets the close frame at once.
+    expect((await client.waitClosed()).code).toBe(1011);
+    // onClose follows the last handler call: it runs once the hung one gives up.
+    expect(closes).toEqual([]);
+    stuck.resolve();
+    await expect.poll(() => closes).toEqual([1011]);
+  });
+
+  it('BP-04 a slow handler that keeps finishing calls is not cut by handlerStall', async () => {
+    useFakeClock();
+    const calls: (() => void)[] = [];
+    const probe = createProbe({
+      onMessage: () => new Promise<void>((resolve) => calls.push(resolve)),
+    });
+    const server = await start(
+      { '/t': probe.route },
+      {
+        limits: { inboundQueue: 4, rateLimit: false },
+        timeouts: { heartbeat: false, sendStall: false, handlerStall: 2000 },
+      },
+    );
+    const sockets = acceptedSockets(server.server);
+    const client = await connect(server.url('/t'));
+    const channel = await probe.channel();
+    for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
+    await untilIo(() => sockets[0]?.isPaused() === true, 'reads paused');
+    // One call finishes every 1.5 s, under handlerStall: five of them, 7.5 s paused in all.
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(1500);
+      expect(channel.state).toBe('open');
+      await untilIo(() => calls.length > i, 'a handler call running');
+      calls[i]?.();
+      await untilIo(() => calls.length > i + 1, 'the next call started');
+      expect(sockets[0]?.isPaused()).toBe(true);
+    }
+    expect(probe.errors).toEqual([]);
     vi.useRealTimers();
     client.ws.terminate();
   });

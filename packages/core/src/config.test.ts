@@ -32,6 +32,7 @@ const DEFAULT_CONFIG = {
     maxLifetime: 0,
     closeHandshake: 5_000,
     sendStall: 30_000,
+    handlerStall: 60_000,
   },
   closeCodes: {
     idle: 4408,

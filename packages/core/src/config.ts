@@ -132,6 +132,11 @@ const timeoutsSchema = z.strictObject({
   closeHandshake: positiveDuration.default(5_000),
   /** Queued bytes that make no progress this long: terminate; 0/false = off. @default "30s" */
   sendStall: optionalDuration.default(30_000),
+  /**
+   * Reads paused by a full inbound queue and no handler call finished for this long: close with
+   * 1011; 0/false = off. @default "60s"
+   */
+  handlerStall: optionalDuration.default(60_000),
 });
 
 const closeCodesSchema = z.strictObject({

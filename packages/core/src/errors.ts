@@ -11,6 +11,7 @@ export type WslaneErrorCode =
   | 'WSLANE_CODEC_FRAME_TYPE'
   | 'WSLANE_MESSAGE_TOO_BIG'
   | 'WSLANE_HANDLER_FAILED'
+  | 'WSLANE_HANDLER_STALLED'
   | 'WSLANE_PROTOCOL_ERROR'
   | 'WSLANE_FRAME_LIMIT'
   | 'WSLANE_PING_FLOOD'
@@ -54,6 +55,7 @@ export const ERROR_OUTCOMES: Readonly<Record<WslaneErrorCode, ErrorOutcome>> = {
   WSLANE_CODEC_FRAME_TYPE: { close: 1003 },
   WSLANE_MESSAGE_TOO_BIG: { close: 1009 },
   WSLANE_HANDLER_FAILED: { close: 1011, status: 500 },
+  WSLANE_HANDLER_STALLED: { close: 1011 },
   WSLANE_PROTOCOL_ERROR: { close: 1002 },
   WSLANE_FRAME_LIMIT: { close: 1008 },
   WSLANE_PING_FLOOD: { close: 'terminate' },

@@ -1,6 +1,7 @@
 import type { FrameDecoder } from './codec.js';
 import { FrameIntake, type IntakeTarget, type InvalidMessage } from './frame-intake.js';
 import { Deque } from './internal/deque.js';
+import { monotonicNow } from './internal/monotonic.js';
 import { isThenable } from './internal/settle.js';
 
 /** What the dispatcher drives: the handler calls and the socket's read side of one channel. */
@@ -34,6 +35,8 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
   #queue: Deque<TIn | InvalidMessage> | undefined;
   #flags = 0;
   #running = 0;
+  /** While reads are paused: when they paused or a handler call last finished since. */
+  #progressAt = 0;
 
   /** `ready`: the channel's `onOpen` is done, deliver at once (otherwise wait for `start`). */
   constructor(
@@ -48,6 +51,11 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
   /** Reads are paused by this queue's own backpressure. */
   get paused(): boolean {
     return (this.#flags & PAUSED) !== 0;
+  }
+
+  /** While paused: when reads paused or a handler call last finished since (monotonic ms). */
+  get progressAt(): number {
+    return this.#progressAt;
   }
 
   /** True when nothing is queued (or deliverable) and no handler call is running. */
@@ -74,6 +82,7 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
     if ((this.#flags & PAUSED) === 0 && this.#queue.length >= this.limit) {
       // TCP backpressure instead of buffering: the peer's sends stall in its own kernel.
       this.#flags |= PAUSED;
+      this.#progressAt = monotonicNow();
       this.target.pauseReads();
     }
   }
@@ -136,12 +145,18 @@ export class InboundDispatcher<TIn> extends FrameIntake<TIn, DispatchTarget<TIn 
   }
 
   private settled(): void {
-    this.#running--;
+    this.finished();
     this.drain();
   }
 
   private failed(error: unknown): void {
-    this.#running--;
+    this.finished();
     this.target.onHandlerFailed(error);
+  }
+
+  /** An async handler call is done: its slot is free, and a paused queue made progress. */
+  private finished(): void {
+    this.#running--;
+    if (this.#flags & PAUSED) this.#progressAt = monotonicNow();
   }
 }

@@ -103,6 +103,11 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     return this.#inbound?.paused ?? false;
   }
 
+  /** For the deadline check: the inbound side's progress while reads are paused. */
+  get handlerProgressAt(): number {
+    return this.#inbound?.progressAt ?? 0;
+  }
+
   get protocol(): string {
     return this.#ws.protocol;
   }

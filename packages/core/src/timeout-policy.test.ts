@@ -17,6 +17,7 @@ const TIMEOUTS: TimeoutsConfig = {
   maxLifetime: 3_600_000,
   closeHandshake: 3_000,
   sendStall: 15_000,
+  handlerStall: 45_000,
 };
 
 /** A channel that opened at T0, heard from the peer at T0, sends nothing and is not closing. */
@@ -28,6 +29,7 @@ function view(overrides: Partial<DeadlineView> = {}): DeadlineView {
     pingSentAt: 0,
     closingAt: 0,
     readsPaused: false,
+    handlerProgressAt: 0,
     sending: false,
     lastProgressAt: T0,
     ...overrides,
@@ -123,14 +125,31 @@ describe('checkDeadlines idle versus heartbeat', () => {
 });
 
 describe('checkDeadlines with paused reads', () => {
-  const paused = { readsPaused: true } as const;
+  const paused = { readsPaused: true, handlerProgressAt: T0 } as const;
+
+  it('closes once no handler call finished for handlerStall since the pause or the last one', () => {
+    const noLifetime = timeouts({ maxLifetime: 0 });
+    expect(checkDeadlines(view(paused), noLifetime, T0 + 45_000 - 1)).toBe('none');
+    expect(checkDeadlines(view(paused), noLifetime, T0 + 45_000)).toBe('handler-stall');
+    const progressed = view({ ...paused, handlerProgressAt: T0 + 40_000 });
+    expect(checkDeadlines(progressed, noLifetime, T0 + 85_000 - 1)).toBe('none');
+    expect(checkDeadlines(progressed, noLifetime, T0 + 85_000)).toBe('handler-stall');
+  });
+
+  it('leaves a paused channel alone with handlerStall off, and ignores it while reading', () => {
+    const off = timeouts({ maxLifetime: 0, handlerStall: 0, idle: 0, heartbeat: false });
+    expect(checkDeadlines(view(paused), off, T0 + 3_600_000)).toBe('none');
+    const reading = timeouts({ maxLifetime: 0, idle: 0, heartbeat: false });
+    expect(checkDeadlines(view(), reading, T0 + 3_600_000)).toBe('none');
+  });
 
   it('suspends the idle deadline', () => {
-    expect(checkDeadlines(view(paused), timeouts({ heartbeat: false }), T0 + 600_000)).toBe('none');
+    const noStall = timeouts({ heartbeat: false, handlerStall: 0 });
+    expect(checkDeadlines(view(paused), noStall, T0 + 600_000)).toBe('none');
   });
 
   it('suspends the heartbeat ping and the pong deadline', () => {
-    const noIdle = timeouts({ idle: 0 });
+    const noIdle = timeouts({ idle: 0, handlerStall: 0 });
     expect(checkDeadlines(view(paused), noIdle, T0 + 100_000)).toBe('none');
     expect(checkDeadlines(view({ ...paused, pingSentAt: T0 }), noIdle, T0 + 100_000)).toBe('none');
   });
@@ -253,6 +272,7 @@ describe('shortestTimeout', () => {
       maxLifetime: 0,
       closeHandshake: 8000,
       sendStall: 0,
+      handlerStall: 0,
     };
     expect(shortestTimeout(t)).toBe(8000);
   });
@@ -265,6 +285,7 @@ describe('shortestTimeout', () => {
       maxLifetime: 0,
       closeHandshake: 0,
       sendStall: 0,
+      handlerStall: 0,
     };
     expect(shortestTimeout(t)).toBe(Number.POSITIVE_INFINITY);
   });

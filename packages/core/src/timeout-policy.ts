@@ -17,6 +17,8 @@ export interface DeadlineView {
   readonly closingAt: number;
   /** Reads are paused by the channel's own inbound backpressure: the server is the slow side. */
   readonly readsPaused: boolean;
+  /** While reads are paused: when they paused or a handler call last finished since. */
+  readonly handlerProgressAt: number;
   /** True while outbound bytes wait in the lane or the socket. */
   readonly sending: boolean;
   /** Last time outbound bytes made progress (or started waiting). */
@@ -31,7 +33,8 @@ export type DeadlineVerdict =
   | 'max-lifetime'
   | 'heartbeat'
   | 'close-handshake'
-  | 'send-stall';
+  | 'send-stall'
+  | 'handler-stall';
 
 /**
  * Decides which deadline of a channel has passed. Pure: the shared clock calls it for every
@@ -51,8 +54,12 @@ export function checkDeadlines(
   if (timeouts.maxLifetime > 0 && now - view.openedAt >= timeouts.maxLifetime) {
     return 'max-lifetime';
   }
-  // While our own reads are paused the peer cannot be heard: idle and heartbeat wait.
-  if (view.readsPaused) return 'none';
+  // While our own reads are paused the peer cannot be heard: idle and heartbeat wait, and only
+  // the handlers' progress is measured (a hung handler would otherwise hold the channel forever).
+  if (view.readsPaused) {
+    const stall = timeouts.handlerStall;
+    return stall > 0 && now - view.handlerProgressAt >= stall ? 'handler-stall' : 'none';
+  }
   if (timeouts.idle > 0 && now - view.lastDataAt >= timeouts.idle) return 'idle';
   const heartbeat = timeouts.heartbeat;
   if (heartbeat === false) return 'none';
@@ -70,6 +77,7 @@ export function shortestTimeout(timeouts: TimeoutsConfig): number {
     timeouts.maxLifetime,
     timeouts.closeHandshake,
     timeouts.sendStall,
+    timeouts.handlerStall,
     timeouts.heartbeat === false ? 0 : timeouts.heartbeat.interval,
     timeouts.heartbeat === false ? 0 : timeouts.heartbeat.timeout,
   ].filter((duration) => duration > 0);
@@ -112,6 +120,15 @@ export function applyDeadline(target: DeadlineTarget, verdict: DeadlineVerdict, 
       return;
     case 'send-stall':
       target.fail(new WslaneError('WSLANE_WRITE_TIMEOUT', 'outbound bytes stalled'), 'terminate');
+      return;
+    case 'handler-stall':
+      target.fail(
+        new WslaneError(
+          'WSLANE_HANDLER_STALLED',
+          'no handler call finished while reads were paused',
+        ),
+        1011,
+      );
       return;
   }
 }
