@@ -3,16 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay, setImmediate as nextTurn } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
-import { ClientPool } from './harness/client-pool.js';
-import { isTargetName, TARGET_NAMES, targetInfo } from './harness/target-list.js';
-import { loadTarget } from './targets/load-target.js';
+import { startInProcessTarget } from './harness/in-process-target.js';
+import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
 
 // `npm run bench:heap -- <target> [connections] [--used]`: what one idle connection keeps on the
 // server's heap, by kind of object (`--used`: once each has traded one message with /echo). Two
 // heap snapshots of the target, after a small warm-up round and with the connections open, are
 // diffed and divided by the count. Rows of compiled code and pooled HTTP parsers are noise.
 
-const WARMUP = 50;
 const SETTLE_MS = 1000;
 const EXCHANGE_BYTES = 64;
 
@@ -30,20 +28,7 @@ async function measure(name: string | undefined, connections: number): Promise<v
       `usage: npm run bench:heap -- <${TARGET_NAMES.join('|')}> [connections] [--used]`,
     );
   }
-  const target = await (await loadTarget(name))();
-  const { port } = target.server.address() as { port: number };
-  // The bench's own client process and raw connections, as idle-mem uses them.
-  const clients = await ClientPool.start(1);
-  const open = (count: number) =>
-    clients.all('open', {
-      target: { protocol: targetInfo(name).protocol, port },
-      path: '/echo',
-      count,
-      raw: true,
-    });
-  await open(WARMUP);
-  await clients.all('closeAll', null);
-  while (target.openConnections() > 0) await nextTurn();
+  const { target, clients, open } = await startInProcessTarget(name);
   // Both snapshots are written before either is read: a parsed one would sit in the second.
   const before = writeSnapshot('before');
   await open(connections);

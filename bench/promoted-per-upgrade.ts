@@ -1,16 +1,13 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { GCProfiler } from 'node:v8';
-import { ClientPool } from './harness/client-pool.js';
-import { isTargetName, TARGET_NAMES, targetInfo } from './harness/target-list.js';
-import { loadTarget } from './targets/load-target.js';
+import { startInProcessTarget } from './harness/in-process-target.js';
+import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
 
 // `npm run bench:promoted -- <target> [connections]`: bytes the young-generation collections
 // moved into the old generation while the connections opened, per connection. Beyond what a
 // connection keeps (`npm run bench:heap`), the rest is garbage that dies in the old generation,
 // where only a full collection frees it and RSS keeps its pages: what makes RSS per connection run
 // above heap per connection in idle-mem.
-
-const WARMUP = 50;
 
 interface SpaceStatistics {
   spaceName: string;
@@ -29,19 +26,7 @@ async function measure(name: string | undefined, connections: number): Promise<v
   if (name === undefined || !isTargetName(name)) {
     throw new Error(`usage: npm run bench:promoted -- <${TARGET_NAMES.join('|')}> [connections]`);
   }
-  const target = await (await loadTarget(name))();
-  const { port } = target.server.address() as { port: number };
-  const clients = await ClientPool.start(1);
-  const open = (count: number) =>
-    clients.all('open', {
-      target: { protocol: targetInfo(name).protocol, port },
-      path: '/echo',
-      count,
-      raw: true,
-    });
-  await open(WARMUP);
-  await clients.all('closeAll', null);
-  while (target.openConnections() > 0) await nextTurn();
+  const { target, clients, open } = await startInProcessTarget(name);
   const profiler = new GCProfiler();
   profiler.start();
   await open(connections);

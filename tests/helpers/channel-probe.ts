@@ -55,3 +55,23 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   });
   return { promise, resolve };
 }
+
+/**
+ * A probe whose `onMessage` calls never settle until `stuck.resolve()` (a hung handler), with the
+ * close code of every `onClose` in `closes`.
+ */
+export function stuckProbe(): {
+  probe: ChannelProbe<string | Buffer, string | Buffer>;
+  stuck: { resolve: () => void };
+  closes: number[];
+} {
+  const stuck = deferred();
+  const closes: number[] = [];
+  const probe = createProbe({
+    onMessage: () => stuck.promise,
+    onClose: (_channel, code) => {
+      closes.push(code);
+    },
+  });
+  return { probe, stuck, closes };
+}

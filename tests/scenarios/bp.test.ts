@@ -4,6 +4,7 @@ import {
   BackpressureError,
   ChannelClosedError,
   type Codec,
+  type HubOptions,
   type OverflowPolicy,
   type RawMessage,
   type RawOutboundMessage,
@@ -11,7 +12,7 @@ import {
 } from '@wslane/core';
 import { connect } from '@wslane/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createProbe, deferred } from '../helpers/channel-probe.js';
+import { type ChannelProbe, createProbe, deferred, stuckProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { acceptedSockets } from './helpers/accepted-sockets.js';
 import { useBlackHoleProxies } from './helpers/black-hole-proxy.js';
@@ -37,6 +38,27 @@ function message(n: number, size: number): Buffer {
 }
 
 const numberOf = (received: RawMessage): number => (received as Buffer).readUInt32BE(0);
+
+/**
+ * A channel of `route` whose reads are paused by its own inbound queue (4 deep): its client sent
+ * 2,000 messages of 2 KiB at once and the server's socket stopped reading.
+ */
+async function pausedChannel(
+  probe: ChannelProbe<RawMessage, RawMessage>,
+  timeouts: NonNullable<HubOptions['timeouts']>,
+  clientOptions?: Parameters<typeof connect>[1],
+) {
+  const server = await start(
+    { '/t': probe.route },
+    { limits: { inboundQueue: 4, rateLimit: false }, timeouts },
+  );
+  const sockets = acceptedSockets(server.server);
+  const client = await connect(server.url('/t'), clientOptions);
+  const channel = await probe.channel();
+  for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
+  await untilIo(() => sockets[0]?.isPaused() === true, 'reads paused');
+  return { client, channel, socket: sockets[0] as Socket };
+}
 
 describe('BP: slow consumers and backpressure', () => {
   it('BP-01 a client that stops reading: paced awaiting sends, trySend false at the cap, then 1013', async () => {
@@ -293,25 +315,18 @@ describe('BP: slow consumers and backpressure', () => {
     useFakeClock();
     const stuck = deferred();
     const probe = createProbe({ onMessage: () => stuck.promise });
-    const server = await start(
-      { '/t': probe.route },
+    const { client, channel } = await pausedChannel(
+      probe,
       {
-        limits: { inboundQueue: 4, rateLimit: false },
-        timeouts: {
-          heartbeat: { interval: 500, timeout: 500 },
-          idle: 2000,
-          sendStall: false,
-          closeHandshake: 1000,
-        },
+        heartbeat: { interval: 500, timeout: 500 },
+        idle: 2000,
+        sendStall: false,
+        closeHandshake: 1000,
       },
+      { autoPong: false },
     );
-    const sockets = acceptedSockets(server.server);
-    const client = await connect(server.url('/t'), { autoPong: false });
-    const channel = await probe.channel();
     let pings = 0;
     client.ws.on('ping', () => pings++);
-    for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
-    await untilIo(() => sockets[0]?.isPaused() === true, 'reads paused');
     // Ten heartbeat periods and five idle periods: the server is the slow side, nothing fires
     // (handlerStall, 60 s by default, is the pause's own bound).
     await vi.advanceTimersByTimeAsync(10_000);
@@ -331,26 +346,13 @@ describe('BP: slow consumers and backpressure', () => {
 
   it('BP-04 a hung handler that keeps reads paused is closed with 1011 after handlerStall', async () => {
     useFakeClock();
-    const stuck = deferred();
-    const closes: number[] = [];
-    const probe = createProbe({
-      onMessage: () => stuck.promise,
-      onClose: (_channel, code) => {
-        closes.push(code);
-      },
+    const { probe, stuck, closes } = stuckProbe();
+    const { client, channel } = await pausedChannel(probe, {
+      heartbeat: false,
+      sendStall: false,
+      handlerStall: 2000,
+      closeHandshake: 1000,
     });
-    const server = await start(
-      { '/t': probe.route },
-      {
-        limits: { inboundQueue: 4, rateLimit: false },
-        timeouts: { heartbeat: false, sendStall: false, handlerStall: 2000, closeHandshake: 1000 },
-      },
-    );
-    const sockets = acceptedSockets(server.server);
-    const client = await connect(server.url('/t'));
-    const channel = await probe.channel();
-    for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
-    await untilIo(() => sockets[0]?.isPaused() === true, 'reads paused');
     await vi.advanceTimersByTimeAsync(1900);
     expect(channel.state).toBe('open');
     await vi.advanceTimersByTimeAsync(200);
@@ -371,18 +373,11 @@ describe('BP: slow consumers and backpressure', () => {
     const probe = createProbe({
       onMessage: () => new Promise<void>((resolve) => calls.push(resolve)),
     });
-    const server = await start(
-      { '/t': probe.route },
-      {
-        limits: { inboundQueue: 4, rateLimit: false },
-        timeouts: { heartbeat: false, sendStall: false, handlerStall: 2000 },
-      },
-    );
-    const sockets = acceptedSockets(server.server);
-    const client = await connect(server.url('/t'));
-    const channel = await probe.channel();
-    for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
-    await untilIo(() => sockets[0]?.isPaused() === true, 'reads paused');
+    const { client, channel, socket } = await pausedChannel(probe, {
+      heartbeat: false,
+      sendStall: false,
+      handlerStall: 2000,
+    });
     // One call finishes every 1.5 s, under handlerStall: five of them, 7.5 s paused in all.
     for (let i = 0; i < 5; i++) {
       await vi.advanceTimersByTimeAsync(1500);
@@ -390,7 +385,7 @@ describe('BP: slow consumers and backpressure', () => {
       await untilIo(() => calls.length > i, 'a handler call running');
       calls[i]?.();
       await untilIo(() => calls.length > i + 1, 'the next call started');
-      expect(sockets[0]?.isPaused()).toBe(true);
+      expect(socket.isPaused()).toBe(true);
     }
     expect(probe.errors).toEqual([]);
     vi.useRealTimers();
@@ -398,26 +393,12 @@ describe('BP: slow consumers and backpressure', () => {
   });
 
   it('BP-04 a channel closed while its reads are paused still completes the close handshake', async () => {
-    const stuck = deferred();
-    const closes: number[] = [];
-    const probe = createProbe({
-      onMessage: () => stuck.promise,
-      onClose: (_channel, code) => {
-        closes.push(code);
-      },
+    const { probe, stuck, closes } = stuckProbe();
+    const { client, channel } = await pausedChannel(probe, {
+      heartbeat: false,
+      sendStall: false,
+      closeHandshake: 1000,
     });
-    const server = await start(
-      { '/t': probe.route },
-      {
-        limits: { inboundQueue: 4, rateLimit: false },
-        timeouts: { heartbeat: false, sendStall: false, closeHandshake: 1000 },
-      },
-    );
-    const sockets = acceptedSockets(server.server);
-    const client = await connect(server.url('/t'));
-    const channel = await probe.channel();
-    for (let n = 0; n < 2000; n++) client.ws.send(message(n, 2 * KiB));
-    await expect.poll(() => sockets[0]?.isPaused()).toBe(true);
     const startedAt = performance.now();
     await channel.close(4000, 'bye');
     // The peer answered at once; only a server that never reads it waits for the deadline.

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type Channel, ChannelClosedError, isWslaneError } from '@wslane/core';
 import { connect } from '@wslane/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProbe, deferred } from '../helpers/channel-probe.js';
+import { createProbe, deferred, stuckProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 
 const start = useHubServers();
@@ -194,14 +194,7 @@ describe('CX: cancellation', () => {
   });
 
   it('CX-04 close() is bounded by the close deadline, whatever a handler or the peer does', async () => {
-    const stuck = deferred();
-    const closes: number[] = [];
-    const probe = createProbe({
-      onMessage: () => stuck.promise,
-      onClose: (_channel, code) => {
-        closes.push(code);
-      },
-    });
+    const { probe, stuck, closes } = stuckProbe();
     const server = await start(
       { '/t': probe.route },
       { timeouts: { heartbeat: false, sendStall: false, closeHandshake: 300 } },
