@@ -247,7 +247,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
     if (writer?.quietSinceLastTick() === true && this.state === 'open') this.dropLane(writer);
   }
 
-  /** A lane quiet for a whole tick is dropped, its counters kept: a channel gone quiet holds none. */
+  /** Drops a lane quiet for a whole tick, keeping its counters: a quiet channel holds none. */
   private dropLane(writer: SerializedWriter): void {
     this.#laneCounters = {
       messagesOut: writer.messagesOut,
@@ -578,10 +578,6 @@ interface Ending {
   onCloseDone: boolean;
 }
 
-/**
- * `randomUUID()` returns a rope of about 20 concatenated pieces (~490 bytes held per id); reading
- * one character flattens it in place to one 36-character string (~65 bytes).
- */
 /** ws's own count of unflushed automatic pongs has reached its limit (the pinned ws keeps both). */
 function pongLimitReached(ws: WebSocket): boolean {
   const counts = ws as unknown as { _pendingAutoPongs?: number; _maxPendingAutoPongs?: number };
@@ -589,6 +585,10 @@ function pongLimitReached(ws: WebSocket): boolean {
   return max > 0 && (counts._pendingAutoPongs ?? 0) >= max;
 }
 
+/**
+ * `randomUUID()` returns a rope of about 20 concatenated pieces (~490 bytes held per id); reading
+ * one character flattens it in place to one 36-character string (~65 bytes).
+ */
 function flattened(id: string): string {
   id.charCodeAt(0);
   return id;

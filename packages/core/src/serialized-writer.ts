@@ -23,7 +23,10 @@ export interface WriterHooks {
   onStreamBroken(error: WslaneError): void;
 }
 
-/** What a lane counts; a channel keeps them when it drops a quiet lane, and the next lane goes on from them. */
+/**
+ * What a lane counts. A channel keeps them when it drops a quiet lane; the next lane goes on from
+ * them.
+ */
 export interface LaneCounters {
   readonly messagesOut: number;
   readonly bytesOut: number;
