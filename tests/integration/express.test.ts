@@ -49,6 +49,43 @@ describe('@wslane/express', () => {
     expect((await server.expectRefusal('/rooms/lobby')).status).toBe(404);
   });
 
+  it("leaves Express's own request and response state to Express (routing under a mounted Router)", async () => {
+    const seen: unknown[] = [];
+    const { server } = await start((app, lane) => {
+      const router = express.Router();
+      router.get(
+        '/rooms/:room',
+        (req, res, next) => {
+          seen.push({
+            baseUrl: req.baseUrl,
+            originalUrl: req.originalUrl,
+            url: req.url,
+            params: { ...req.params },
+            route: req.route?.path,
+            sameRes: req.res === res && res.req === req,
+            locals: Object.getPrototypeOf(res.locals),
+          });
+          next();
+        },
+        lane.upgrade(echo),
+      );
+      app.use('/ws', router);
+    });
+    const client = await server.connect('/ws/rooms/lobby?page=2');
+    await client.close();
+    expect(seen).toEqual([
+      {
+        baseUrl: '/ws',
+        originalUrl: '/ws/rooms/lobby?page=2',
+        url: '/rooms/lobby?page=2',
+        params: { room: 'lobby' },
+        route: '/rooms/:room',
+        sameRes: true,
+        locals: null,
+      },
+    ]);
+  });
+
   it('keeps copies, and one shared frozen context for upgrades with no params, query or locals', async () => {
     const contexts: UpgradeContext[] = [];
     const keep = createRoute<RawMessage, RawMessage, UpgradeContext>({
