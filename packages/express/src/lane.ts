@@ -15,7 +15,6 @@ import {
 } from '@wslane/core';
 import type { TestServer } from '@wslane/core/testing';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
-import { declareExpressFields } from './express-shape.js';
 import { renderError } from './render-error.js';
 import { toUpgradeContext, type UpgradeContext, type UpgradeOptions } from './upgrade-options.js';
 
@@ -111,7 +110,6 @@ export class ExpressLane {
     const res = pending.createResponse();
     this.#pending.set(pending.req, pending);
     const done = (error?: unknown): void => this.#onUnhandled(server, pending, res, error);
-    declareExpressFields(pending.req, res);
     // The app's own entry (`app.handle`): it gives req and res Express's prototypes itself.
     this.#app(pending.req as Request, res as Response, done);
   }
