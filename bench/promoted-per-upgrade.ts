@@ -5,9 +5,8 @@ import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
 
 // `npm run bench:promoted -- <target> [connections]`: bytes the young-generation collections
 // moved into the old generation while the connections opened, per connection. Beyond what a
-// connection keeps (`npm run bench:heap`), the rest is garbage that dies in the old generation,
-// where only a full collection frees it and RSS keeps its pages: what makes RSS per connection run
-// above heap per connection in idle-mem.
+// connection keeps (`npm run bench:heap`), the rest is garbage of the upgrade that only a full
+// collection frees: a lead when RSS per connection runs above heap (BENCHMARKS.md, Express).
 
 interface SpaceStatistics {
   spaceName: string;
