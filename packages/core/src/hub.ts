@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import type { Channel } from './channel.js';
 import { ChannelManager, type ManagerStats } from './channel-manager.js';
 import {
@@ -14,21 +14,16 @@ import {
 } from './config.js';
 import type { WslaneErrorCode } from './errors.js';
 import { toCloseFrame } from './internal/close-frame.js';
-import { isHandshakeOwnedHeader } from './internal/handshake-headers.js';
 import { writeRefusal } from './internal/http-refusal.js';
 import { SharedClock } from './internal/shared-clock.js';
 import { toMilliseconds } from './internal/units.js';
-import {
-  chooseProtocol,
-  clientIpOf,
-  isOriginAllowed,
-  pathnameOf,
-} from './internal/upgrade-request.js';
+import { clientIpOf, isOriginAllowed, pathnameOf } from './internal/upgrade-request.js';
 import { type Logger, silentLogger } from './logger.js';
 import { OpenChannel } from './open-channel.js';
 import { PendingUpgrade, type UpgradeHeaders, type UpgradeHost } from './pending-upgrade.js';
 import type { Route } from './route.js';
 import { shortestTimeout } from './timeout-policy.js';
+import { WsHandshakes } from './ws-handshakes.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: a hub serves routes of any message types.
 type AnyRoute = Route<any, any, any>;
@@ -68,11 +63,6 @@ export interface RouteBinding<TContext = unknown> {
 // biome-ignore lint/suspicious/noExplicitAny: each binding has its own context type.
 export type RouteTable = Readonly<Record<string, AnyRoute | RouteBinding<any>>>;
 
-interface UpgradeDetails {
-  readonly protocols: readonly string[];
-  readonly headers: UpgradeHeaders;
-}
-
 /**
  * One per server: the parsed config, the `ws` servers (noServer mode), the channel manager and
  * the shared clock. Frameworks reach it through their adapter; plain `node:http` through `attach`.
@@ -84,8 +74,7 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #clock = new SharedClock();
   readonly #routeConfigs = new WeakMap<AnyRoute, ChannelConfig>();
-  readonly #wsServers = new Map<string, WebSocketServer>();
-  readonly #upgrades = new WeakMap<IncomingMessage, UpgradeDetails>();
+  readonly #handshakes: WsHandshakes;
   readonly #detachers = new Set<() => void>();
   readonly #upgradeHost: UpgradeHost;
   #state: 'open' | 'closing' | 'closed' = 'open';
@@ -96,6 +85,7 @@ export class Hub {
     this.#options = options;
     this.logger = this.config.logger ?? silentLogger;
     this.channels = new ChannelManager(this.#clock, this.logger);
+    this.#handshakes = new WsHandshakes(this.logger);
     this.#clock.fitTo(shortestTimeout(this.config.timeouts));
     this.#upgradeHost = {
       handshakeTimeoutMs: this.config.timeouts.handshake,
@@ -266,8 +256,7 @@ export class Hub {
       clearTimeout(deadline);
       this.#state = 'closed';
       for (const detach of [...this.#detachers]) detach();
-      for (const wss of this.#wsServers.values()) wss.close();
-      this.#wsServers.clear();
+      this.#handshakes.close();
     });
     return this.#closing;
   }
@@ -292,11 +281,10 @@ export class Hub {
     }
     pending.state = 'upgrading';
     pending.unwatch(false);
-    const wss = this.#wsServerFor(config.limits);
-    this.#upgrades.set(pending.req, { protocols: config.protocols, headers });
     return new Promise<Channel | undefined>((resolve) => {
       pending.onAbandon = () => resolve(undefined);
-      wss.handleUpgrade(pending.req, pending.socket, pending.head, (ws) => {
+      const { req, socket, head } = pending;
+      this.#handshakes.complete(req, socket, head, config, headers, (ws) => {
         resolve(this.#open(pending, ws, route, config, context));
       });
     });
@@ -360,59 +348,6 @@ export class Hub {
     channel.start();
     return channel;
   }
-
-  /**
-   * The `ws` server for one set of frame limits (routes may override them). Every limit `ws`
-   * enforces is set from the config, never left to `ws`'s own, much larger defaults.
-   */
-  #wsServerFor(limits: ChannelConfig['limits']): WebSocketServer {
-    const { maxPayload, maxFragments, maxBufferedChunks, maxPendingPongs } = limits;
-    const id = `${maxPayload}/${maxFragments}/${maxBufferedChunks}/${maxPendingPongs}`;
-    let wss = this.#wsServers.get(id);
-    if (wss === undefined) {
-      // @types/ws does not know maxPendingAutoPongs yet (ws 8.23 does).
-      const options: ServerOptions & { maxPendingAutoPongs: number } = {
-        noServer: true,
-        maxPayload,
-        maxFragments,
-        maxBufferedChunks,
-        maxPendingAutoPongs: maxPendingPongs,
-        perMessageDeflate: false,
-        clientTracking: false,
-        handleProtocols: (offered, req) =>
-          chooseProtocol(offered, this.#upgrades.get(req)?.protocols ?? []),
-      };
-      wss = new WebSocketServer(options);
-      wss.on('headers', this.#onHeaders);
-      wss.on('wsClientError', this.#onInvalidUpgrade);
-      this.#wsServers.set(id, wss);
-    }
-    return wss;
-  }
-
-  /** ws found the request is no valid WebSocket upgrade: answer it like every other refusal. */
-  readonly #onInvalidUpgrade = (error: Error, socket: Duplex, req: IncomingMessage): void => {
-    this.#upgrades.delete(req);
-    this.logger.debug('invalid upgrade request', { url: req.url, cause: error });
-    if (req.method !== 'GET') {
-      writeRefusal(socket, 405, 'WSLANE_UPGRADE_INVALID', { Allow: 'GET' });
-    } else if (/version/i.test(error.message)) {
-      writeRefusal(socket, 400, 'WSLANE_UPGRADE_INVALID', { 'Sec-WebSocket-Version': '13, 8' });
-    } else {
-      writeRefusal(socket, 400, 'WSLANE_UPGRADE_INVALID');
-    }
-  };
-
-  readonly #onHeaders = (headers: string[], req: IncomingMessage): void => {
-    const details = this.#upgrades.get(req);
-    this.#upgrades.delete(req);
-    if (details === undefined) return;
-    for (const [name, value] of Object.entries(details.headers)) {
-      if (value === undefined || isHandshakeOwnedHeader(name)) continue;
-      for (const item of Array.isArray(value) ? value : [value])
-        headers.push(`${name}: ${String(item)}`);
-    }
-  };
 }
 
 /**
