@@ -14,5 +14,5 @@ export type {
   WslaneHono,
   WslaneHonoOptions,
   WslaneUpgradeWebSocket,
-} from './wslane.js';
+} from './types.js';
 export { wslane } from './wslane.js';
