@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay, setImmediate as nextTurn } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import { startInProcessTarget } from './harness/in-process-target.js';
+import { FULL_PROFILE } from './harness/profile.js';
 import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
 
 // `npm run bench:heap -- <target> [connections] [--used]`: what one idle connection keeps on the
@@ -11,7 +12,8 @@ import { isTargetName, TARGET_NAMES } from './harness/target-list.js';
 // heap snapshots of the target, after a small warm-up round and with the connections open, are
 // diffed and divided by the count. Rows of compiled code and pooled HTTP parsers are noise.
 
-const SETTLE_MS = 1000;
+/** As quiet as idle-mem lets its connections be before measuring (quiet lanes are dropped by then). */
+const SETTLE_MS = FULL_PROFILE.idleMem.settleMs;
 const EXCHANGE_BYTES = 64;
 
 const ROWS = 40;
