@@ -54,6 +54,7 @@ export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { UpgradeHeaders } from './pending-upgrade.js';
 export { PendingUpgrade } from './pending-upgrade.js';
+export { RequestSlot } from './request-slot.js';
 export type { Route, RouteDefinition, RouteHandlers } from './route.js';
 export { createRoute } from './route.js';
 export type { OfferResult, StreamOptions } from './serialized-writer.js';

@@ -11,6 +11,7 @@ import {
   type HubOptions,
   listenOn,
   type PendingUpgrade,
+  RequestSlot,
   type Route,
 } from '@wslane/core';
 import type { TestServer } from '@wslane/core/testing';
@@ -46,7 +47,8 @@ export class ExpressLane {
   /** The core hub: stats, channels and rooms, `close()`. */
   readonly hub: Hub;
   readonly #app: Express;
-  readonly #pending = new WeakMap<IncomingMessage, PendingUpgrade>();
+  /** The upgrade each request carries until a route claims it. */
+  readonly #pending = new RequestSlot<PendingUpgrade>('wslane.pendingUpgrade');
 
   /** @internal Use {@link wslane}. */
   constructor(app: Express, hub: Hub) {
@@ -70,7 +72,7 @@ export class ExpressLane {
   upgrade<TContext>(route: AnyRoute<TContext>, options?: UpgradeOptions<TContext>): RequestHandler {
     this.hub.routeConfig(route);
     return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-      const pending = this.#pending.get(req);
+      const pending = this.#take(req);
       if (pending === undefined) {
         next();
         return;
@@ -114,8 +116,16 @@ export class ExpressLane {
     this.#app(pending.req as Request, res as Response, done);
   }
 
+  /** The upgrade `req` carries, claimed: a later `upgrade` middleware passes it on. */
+  #take(req: IncomingMessage): PendingUpgrade | undefined {
+    const pending = this.#pending.get(req);
+    this.#pending.clear(req);
+    return pending;
+  }
+
   /** Express's final callback: no route upgraded the request and none answered it. */
   #onUnhandled(server: Server, pending: PendingUpgrade, res: ServerResponse, error: unknown): void {
+    this.#pending.clear(pending.req);
     // Accepted, refused or timed out meanwhile; or another listener took the socket.
     if (!pending.isOpen || (!res.headersSent && !pending.isAnswerable)) {
       if (error != null) this.hub.logger.error('upgrade failed', { cause: error });

@@ -31,6 +31,16 @@ export interface UpgradeEventsOptions {
 export interface EventsConnection {
   readonly events: HonoWebSocketEvents;
   readonly url: string;
+  /**
+   * The channel's `WSContext`, made on first use. Kept here, not in a WeakMap keyed by the
+   * channel: an entry whose value points back at its key survives every young-generation GC.
+   */
+  socket: HonoWebSocket | undefined;
+}
+
+/** The context of one connection of an events route. */
+export function eventsConnection(events: HonoWebSocketEvents, url: string): EventsConnection {
+  return { events, url, socket: undefined };
 }
 
 /** Init of {@link WebSocketCloseEvent}. */
@@ -73,8 +83,6 @@ const READY_STATES: Readonly<Record<ChannelState, WSReadyState>> = {
   closing: 2,
   closed: 3,
 };
-
-const sockets = new WeakMap<EventsChannel, HonoWebSocket>();
 
 /**
  * One core route (raw codec) whose handlers call the events each connection brought in its
@@ -129,12 +137,8 @@ class ChannelSocketInit implements WSContextInit<HonoChannel> {
 }
 
 function socketOf(channel: EventsChannel): HonoWebSocket {
-  let ws = sockets.get(channel);
-  if (ws === undefined) {
-    ws = new WSContext<HonoChannel>(new ChannelSocketInit(channel));
-    sockets.set(channel, ws);
-  }
-  return ws;
+  channel.context.socket ??= new WSContext<HonoChannel>(new ChannelSocketInit(channel));
+  return channel.context.socket;
 }
 
 /** Text as a string; binary as a copied ArrayBuffer (Hono's default `binaryType`) or a Blob. */

@@ -5,6 +5,7 @@ import {
   createHub,
   EMPTY_CONTEXT,
   type PendingUpgrade,
+  RequestSlot,
   type Route,
 } from '@wslane/core';
 import type { TestServer } from '@wslane/core/testing';
@@ -12,6 +13,7 @@ import type { Context } from 'hono';
 import {
   createEventsRoute,
   type EventsConnection,
+  eventsConnection,
   type HonoWebSocketEvents,
 } from './events-route.js';
 import { toFetchRequest, toUpgradeHeaders, writeFetchResponse } from './fetch-interop.js';
@@ -52,7 +54,8 @@ export function wslane(options: WslaneHonoOptions): WslaneHono {
     throw new ConfigError([{ path: 'app', message: 'expected a Hono app (with a fetch method)' }]);
   }
   const hub = createHub(config);
-  const slots = new WeakMap<Request, UpgradeSlot>();
+  // On the request, not in a WeakMap: a claim's context may reach the request (through `c`).
+  const slots = new RequestSlot<UpgradeSlot>('wslane.upgradeSlot');
 
   function claimWith(route: AnyRoute, contextOf: (c: Context) => unknown): WebSocketMiddleware {
     hub.routeConfig(route);
@@ -74,7 +77,7 @@ export function wslane(options: WslaneHonoOptions): WslaneHono {
     const createEvents = source as (c: Context) => Promise<HonoWebSocketEvents>;
     return claimWith(
       createEventsRoute(mountOptions),
-      async (c): Promise<EventsConnection> => ({ events: await createEvents(c), url: c.req.url }),
+      async (c): Promise<EventsConnection> => eventsConnection(await createEvents(c), c.req.url),
     );
   }) as WslaneUpgradeWebSocket;
 

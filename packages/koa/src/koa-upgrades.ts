@@ -1,9 +1,10 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server } from 'node:http';
 import {
   type Channel,
   EMPTY_CONTEXT,
   type Hub,
   type PendingUpgrade,
+  RequestSlot,
   type Route,
   snapshotRecords,
 } from '@wslane/core';
@@ -25,7 +26,7 @@ export class KoaUpgrades {
   readonly #app: Koa;
   readonly #hub: Hub;
   /** Upgrade requests whose socket no route has claimed yet. */
-  readonly #waiting = new WeakMap<IncomingMessage, PendingUpgrade>();
+  readonly #waiting = new RequestSlot<PendingUpgrade>('wslane.pendingUpgrade');
 
   constructor(app: Koa, hub: Hub) {
     this.#app = app;
@@ -34,7 +35,7 @@ export class KoaUpgrades {
 
   /** True for an upgrade request no route has claimed yet. */
   isWaiting(ctx: Context): boolean {
-    return this.#waiting.has(ctx.req);
+    return this.#waiting.get(ctx.req) !== undefined;
   }
 
   /** Claims the request for `route`; `undefined` when it is no (longer an) upgrade to claim. */
@@ -92,7 +93,7 @@ export class KoaUpgrades {
   }
 
   #handOff(ctx: Context): void {
-    this.#waiting.delete(ctx.req);
+    this.#waiting.clear(ctx.req);
     ctx.respond = false;
     // Koa watches the socket until the response finishes, which it never will: the socket's
     // later errors belong to the channel (or another listener), not to this request.
