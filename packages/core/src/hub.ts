@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -13,6 +12,7 @@ import {
   resolveChannelConfig,
 } from './config.js';
 import type { WslaneErrorCode } from './errors.js';
+import { createChannelId } from './internal/channel-id.js';
 import { toCloseFrame } from './internal/close-frame.js';
 import { writeRefusal } from './internal/http-refusal.js';
 import { SharedClock } from './internal/shared-clock.js';
@@ -331,7 +331,7 @@ export class Hub {
       return undefined;
     }
     const channel = new OpenChannel({
-      id: randomUUID(),
+      id: createChannelId(),
       key: admission.key,
       context,
       ws,

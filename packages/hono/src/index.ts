@@ -14,5 +14,5 @@ export type {
   WslaneHono,
   WslaneHonoOptions,
   WslaneUpgradeWebSocket,
-} from './types.js';
+} from './upgrade-options.js';
 export { wslane } from './wslane.js';

@@ -23,7 +23,7 @@ import type {
   WslaneHono,
   WslaneHonoOptions,
   WslaneUpgradeWebSocket,
-} from './types.js';
+} from './upgrade-options.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: a claim holds a route of any message types.
 type AnyRoute = Route<any, any, any>;

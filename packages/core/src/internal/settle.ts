@@ -40,3 +40,23 @@ export function createDeferred<T>(): Deferred<T> {
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
+
+/**
+ * Calls a route hook that may return a promise: `onDone` once it returned or its promise resolved,
+ * `onFailed` with what it threw or rejected with.
+ */
+export function callHook(
+  call: () => unknown,
+  onDone: (() => void) | undefined,
+  onFailed: (error: unknown) => void,
+): void {
+  let result: unknown;
+  try {
+    result = call();
+  } catch (error) {
+    onFailed(error);
+    return;
+  }
+  if (isThenable(result)) result.then(onDone, onFailed);
+  else onDone?.();
+}
