@@ -4,7 +4,8 @@ import { harnesses } from '../integration/harnesses.js';
 import { startOtherWsServer } from '../integration/helpers.js';
 import { type FaultServer, faultApps } from './helpers/fault-apps.js';
 import { encodeFrame } from './helpers/frame-encoder.js';
-import { rawUpgrade, SILENT, WireClient } from './helpers/wire-client.js';
+import { rawUpgrade } from './helpers/raw-upgrade.js';
+import { SILENT, WireClient } from './helpers/wire-client.js';
 import { OP } from './helpers/wire-frames.js';
 
 describe.each(faultApps)('AD on $name', (faultApp) => {

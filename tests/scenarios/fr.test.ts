@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { encodeFragments, encodeFrame } from './helpers/frame-encoder.js';
-import { useWireClients, type WireClient } from './helpers/wire-client.js';
+import { useWireClients } from './helpers/use-wire-clients.js';
+import type { WireClient } from './helpers/wire-client.js';
 import { closeCodeOf, OP, type WireFrame } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();

@@ -10,7 +10,8 @@ import { useHubServers } from '../helpers/hub-server.js';
 import { serverChannel, useConformanceApps } from '../integration/conformance-apps.js';
 import { harnesses } from '../integration/harnesses.js';
 import { upgradeRequest } from './helpers/http-upgrade.js';
-import { rawUpgrade, useWireClients } from './helpers/wire-client.js';
+import { rawUpgrade } from './helpers/raw-upgrade.js';
+import { useWireClients } from './helpers/use-wire-clients.js';
 import { closeCodeOf, OP } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { closePayload, encodeFrame } from './helpers/frame-encoder.js';
-import { useWireClients } from './helpers/wire-client.js';
+import { useWireClients } from './helpers/use-wire-clients.js';
 import { closeCodeOf, OP, toMessages, type WireFrame } from './helpers/wire-frames.js';
 
 const startHubServer = useHubServers();

@@ -62,3 +62,34 @@ export function parseResponseHead(head: Buffer): HttpResponse {
   }
   return { status, headers, body: '', raw: text };
 }
+
+/** What {@link writeUpgrade} puts into the upgrade request, and right behind it. */
+export interface UpgradeWriteOptions {
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Bytes written in the same TCP write as the upgrade request (early frames). */
+  readonly extra?: Buffer;
+}
+
+/** Where {@link writeUpgrade} writes: a peer that resolves once the kernel took the bytes. */
+export interface UpgradeWriter {
+  write(bytes: Buffer): Promise<void>;
+}
+
+/**
+ * Writes the upgrade request for `target`, with `options.extra` in the same write; returns the
+ * Sec-WebSocket-Accept value the server must answer with.
+ */
+export async function writeUpgrade(
+  client: UpgradeWriter,
+  target: URL,
+  options: UpgradeWriteOptions,
+): Promise<string> {
+  const { text, accept } = upgradeRequest({
+    path: target.pathname + target.search,
+    host: target.host,
+    headers: options.headers,
+  });
+  const request = Buffer.from(text);
+  await client.write(options.extra ? Buffer.concat([request, options.extra]) : request);
+  return accept;
+}

@@ -1,8 +1,12 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { withTimeout } from '@wslane/core/testing';
-import { afterEach } from 'vitest';
 import { closePayload, encodeFrame, type FrameSpec } from './frame-encoder.js';
-import { type HttpResponse, parseResponseHead, upgradeRequest } from './http-upgrade.js';
+import {
+  type HttpResponse,
+  parseResponseHead,
+  type UpgradeWriteOptions,
+  writeUpgrade,
+} from './http-upgrade.js';
 import {
   closeCodeOf,
   decodeFrame,
@@ -22,10 +26,7 @@ export interface AnswerOptions {
 }
 
 /** Options of {@link WireClient.open}. */
-export interface WireOpenOptions extends AnswerOptions {
-  readonly headers?: Readonly<Record<string, string>>;
-  /** Bytes written in the same TCP write as the upgrade request (early frames). */
-  readonly extra?: Buffer;
+export interface WireOpenOptions extends AnswerOptions, UpgradeWriteOptions {
   /** A socket to talk over (e.g. a TLS socket) instead of a new TCP connection to the URL. */
   readonly socket?: Socket;
 }
@@ -41,7 +42,8 @@ export interface Outcome {
   readonly frames: readonly WireFrame[];
 }
 
-const DEFAULT_WAIT = 2000;
+/** How long a wait of a {@link WireClient} lasts unless told otherwise. */
+export const DEFAULT_WAIT_MS = 2000;
 
 /**
  * A WebSocket client made by hand on a plain socket, for what a well-behaved client cannot do:
@@ -105,7 +107,7 @@ export class WireClient {
         socket.once('connect', resolve);
         socket.once('error', reject);
       }),
-      DEFAULT_WAIT,
+      DEFAULT_WAIT_MS,
       'tcp connect',
     );
     return client;
@@ -171,7 +173,7 @@ export class WireClient {
   }
 
   /** The HTTP response: status, headers and body (waits for the body or the socket's end). */
-  response(ms = DEFAULT_WAIT): Promise<HttpResponse> {
+  response(ms = DEFAULT_WAIT_MS): Promise<HttpResponse> {
     return this.#until(() => this.#response, ms, 'HTTP response');
   }
 
@@ -181,7 +183,7 @@ export class WireClient {
   }
 
   /** The next recorded frame not yet handed out by `nextFrame`. */
-  nextFrame(ms = DEFAULT_WAIT): Promise<WireFrame> {
+  nextFrame(ms = DEFAULT_WAIT_MS): Promise<WireFrame> {
     return this.#until(
       () => {
         const frame = this.frames[this.#taken];
@@ -196,7 +198,7 @@ export class WireClient {
   /** The first recorded frame at index `from` or later that `match` accepts, waiting for it. */
   waitFor(
     match: (frame: WireFrame, index: number) => boolean,
-    ms = DEFAULT_WAIT,
+    ms = DEFAULT_WAIT_MS,
     from = 0,
   ): Promise<WireFrame> {
     // Each frame is looked at once, however often the wait wakes up.
@@ -218,24 +220,24 @@ export class WireClient {
   waitForCount(
     match: (frame: WireFrame) => boolean,
     count: number,
-    ms = DEFAULT_WAIT,
+    ms = DEFAULT_WAIT_MS,
   ): Promise<WireFrame> {
     let seen = 0;
     return this.waitFor((frame) => match(frame) && ++seen === count, ms);
   }
 
   /** Waits for the server's close frame. */
-  waitClose(ms = DEFAULT_WAIT): Promise<WireFrame> {
+  waitClose(ms = DEFAULT_WAIT_MS): Promise<WireFrame> {
     return this.waitFor((frame) => frame.opcode === OP.close, ms);
   }
 
   /** Waits until `check` holds, checking again on every chunk the server sends. */
-  async waitUntil(check: () => boolean, ms = DEFAULT_WAIT, label = 'condition'): Promise<void> {
+  async waitUntil(check: () => boolean, ms = DEFAULT_WAIT_MS, label = 'condition'): Promise<void> {
     await this.#until(() => (check() ? true : undefined), ms, label);
   }
 
   /** Waits for the server's close frame or the socket's end, whichever comes first. */
-  async outcome(ms = DEFAULT_WAIT): Promise<Outcome> {
+  async outcome(ms = DEFAULT_WAIT_MS): Promise<Outcome> {
     const index = await this.#until(
       () => {
         const at = this.frames.findIndex((frame) => frame.opcode === OP.close);
@@ -259,7 +261,7 @@ export class WireClient {
    * The close code the server sent; a close frame from it is answered with a 1000 of our own,
    * then the socket is ended (as the RFC allows once both sides sent close).
    */
-  async closeCode(ms = DEFAULT_WAIT): Promise<number | undefined> {
+  async closeCode(ms = DEFAULT_WAIT_MS): Promise<number | undefined> {
     const { close } = await this.outcome(ms);
     if (close !== undefined) await this.close();
     this.socket.end();
@@ -267,7 +269,7 @@ export class WireClient {
   }
 
   /** Waits until the connection is gone (either side). */
-  waitEnded(ms = DEFAULT_WAIT): Promise<void> {
+  waitEnded(ms = DEFAULT_WAIT_MS): Promise<void> {
     return withTimeout(this.#ended, ms, 'connection end');
   }
 
@@ -378,67 +380,4 @@ export class WireClient {
     this.#buffered -= count;
     return bytes;
   }
-}
-
-/**
- * Writes the upgrade request for `target`, with `options.extra` in the same write; returns the
- * Sec-WebSocket-Accept value the server must answer with.
- */
-async function writeUpgrade(
-  client: WireClient,
-  target: URL,
-  options: Pick<WireOpenOptions, 'headers' | 'extra'>,
-): Promise<string> {
-  const { text, accept } = upgradeRequest({
-    path: target.pathname + target.search,
-    host: target.host,
-    headers: options.headers,
-  });
-  const request = Buffer.from(text);
-  await client.write(options.extra ? Buffer.concat([request, options.extra]) : request);
-  return accept;
-}
-
-/** What a refused upgrade got back: the HTTP answer and every byte the server wrote. */
-export interface RawAnswer {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  /** Every byte the server wrote, headers included. */
-  readonly raw: Buffer;
-}
-
-/**
- * Sends an upgrade request (plus `extra` bytes in the same write) and reads until the server
- * closes the connection: for refusals, which must be answered and ended, never upgraded.
- */
-export async function rawUpgrade(
-  url: string,
-  options: Pick<WireOpenOptions, 'headers' | 'extra'> = {},
-  ms = DEFAULT_WAIT,
-): Promise<RawAnswer> {
-  const target = new URL(url);
-  const client = await WireClient.tcp(Number(target.port), { ...SILENT, host: target.hostname });
-  const received: Buffer[] = [];
-  client.socket.on('data', (chunk: Buffer) => received.push(chunk));
-  try {
-    await writeUpgrade(client, target, options);
-    await client.waitEnded(ms);
-  } finally {
-    client.destroy();
-  }
-  const { status, headers } = await client.response();
-  return { status, headers, raw: Buffer.concat(received) };
-}
-
-/** Opens wire clients for the tests of one file and destroys every one of them after each test. */
-export function useWireClients(): (url: string, options?: WireOpenOptions) => Promise<WireClient> {
-  const open: WireClient[] = [];
-  afterEach(() => {
-    for (const client of open.splice(0)) client.destroy();
-  });
-  return async (url, options) => {
-    const client = await WireClient.open(url, options);
-    open.push(client);
-    return client;
-  };
 }
