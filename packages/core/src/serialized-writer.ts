@@ -1,40 +1,13 @@
-import type { OverflowPolicy } from './config.js';
-import { BackpressureError, ChannelClosedError, WslaneError } from './errors.js';
-import { type LaneEntry, LaneQueue } from './internal/lane-queue.js';
+import { BoundedLane, byteLengthOf, type FramedEntry, type OfferResult } from './bounded-lane.js';
+import { BackpressureError, type ChannelClosedError, WslaneError } from './errors.js';
+import type { LaneEntry } from './internal/lane-queue.js';
 import { monotonicNow } from './internal/monotonic.js';
 import { quiet, quietReject } from './internal/settle.js';
 import { type StreamChunk, toStreamIterator, toStreamPayload } from './internal/stream-source.js';
-import { type Corkable, LaneOutput, type LaneSocket, type SharedFrame } from './lane-socket.js';
+import type { SharedFrame } from './lane-socket.js';
 
+export type { LaneCounters, OfferResult, WriterHooks, WriterLimits } from './bounded-lane.js';
 export type { Corkable, LaneSocket, SendFrameOptions, SharedFrame } from './lane-socket.js';
-
-/** Size limits and overflow policy of one lane. */
-export interface WriterLimits {
-  readonly highWaterMark: number;
-  readonly maxBufferedBytes: number;
-  readonly overflow: OverflowPolicy;
-}
-
-/** What the lane tells its channel. */
-export interface WriterHooks {
-  /** Queued bytes would pass `maxBufferedBytes` under policy `close`. */
-  onOverflow(): void;
-  /** A streamed message failed after some of its frames were written: the peer holds half a message. */
-  onStreamBroken(error: WslaneError): void;
-}
-
-/**
- * What a lane counts. A channel keeps them when it drops a quiet lane; the next lane goes on from
- * them.
- */
-export interface LaneCounters {
-  readonly messagesOut: number;
-  readonly bytesOut: number;
-  readonly dropped: number;
-}
-
-/** What became of one offered message. */
-export type OfferResult = 'written' | 'queued' | 'dropped' | 'rejected' | 'closed';
 
 /** Options of {@link SerializedWriter.sendStream}. */
 export interface StreamOptions {
@@ -43,17 +16,11 @@ export interface StreamOptions {
 }
 
 const RESOLVED_TRUE = Promise.resolve(true);
-const RESOLVED_FALSE = Promise.resolve(false);
 
 /** The streamed message that holds the lane: its source, and its wait for the socket to drain. */
 interface RunningStream {
   iterator: ReturnType<typeof toStreamIterator> | undefined;
   waiter: (() => void) | undefined;
-}
-
-/** A lane entry that may carry its whole frame, built once for many lanes (broadcast). */
-interface FramedEntry extends LaneEntry {
-  readonly shared: SharedFrame | undefined;
 }
 
 /**
@@ -62,52 +29,13 @@ interface FramedEntry extends LaneEntry {
  * lane until its last frame, so nothing lands between its frames. It is its own
  * {@link LaneOutput} (one object per channel, not two).
  */
-export class SerializedWriter extends LaneOutput implements LaneCounters {
-  /** Messages handed to the socket. */
-  messagesOut = 0;
-  /** Payload bytes handed to the socket. */
-  bytesOut = 0;
-  /** Messages dropped by the overflow policy. */
-  dropped = 0;
-  readonly #limits: WriterLimits;
-  readonly #hooks: WriterHooks;
-  /** Created when the first message has to wait: a lane that writes straight through holds none. */
-  #lane: LaneQueue | undefined;
-  #state: 'open' | 'ending' | 'closed' = 'open';
-  #closedError: ChannelClosedError | undefined;
-  #lastProgressAt: number = monotonicNow();
+export class SerializedWriter extends BoundedLane {
   /** The streamed message holding the lane, if one does. */
   #stream: RunningStream | undefined;
   #emptyWaiters: (() => void)[] | undefined;
 
-  constructor(
-    socket: LaneSocket,
-    limits: WriterLimits,
-    hooks: WriterHooks,
-    corkable?: Corkable,
-    counters?: LaneCounters,
-  ) {
-    super(socket, corkable);
-    this.#limits = limits;
-    this.#hooks = hooks;
-    if (counters !== undefined) {
-      this.messagesOut = counters.messagesOut;
-      this.bytesOut = counters.bytesOut;
-      this.dropped = counters.dropped;
-    }
-  }
-
-  /** Bytes waiting in the lane plus bytes in the socket's buffer. */
-  get queuedBytes(): number {
-    return (this.#lane?.bytes ?? 0) + this.bufferedAmount;
-  }
-
-  /**
-   * Last time (ms epoch) the socket reported a flush of this lane's writes, the lane went from
-   * empty to busy, or bytes started waiting in the socket.
-   */
-  get lastProgressAt(): number {
-    return Math.max(this.#lastProgressAt, this.waitingSince);
+  protected get streaming(): boolean {
+    return this.#stream !== undefined;
   }
 
   /** True while nothing waits in the lane and no stream runs. */
@@ -123,16 +51,11 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
   quietSinceLastTick(): boolean {
     return (
       !this.wroteSinceLastCheck() &&
-      this.#state === 'open' &&
+      this.state === 'open' &&
       this.isIdle() &&
       this.#emptyWaiters === undefined &&
       this.settledOutput
     );
-  }
-
-  /** True once the lane accepts nothing more (ending or closed). */
-  get isClosed(): boolean {
-    return this.#state !== 'open';
   }
 
   /**
@@ -184,10 +107,10 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
     // under highWaterMark and maxBufferedBytes, an open socket.
     const buffered = this.bufferedAmount;
     if (
-      this.#state === 'open' &&
-      this.#lane?.head === undefined &&
+      this.state === 'open' &&
+      this.queue?.head === undefined &&
       buffered < this.highWaterMark &&
-      buffered + bytes <= this.#limits.maxBufferedBytes &&
+      buffered + bytes <= this.limits.maxBufferedBytes &&
       this.socketOpen()
     ) {
       this.write(shared.data, shared.binary, true, bytes, shared);
@@ -212,12 +135,12 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
     chunks: Iterable<StreamChunk> | AsyncIterable<StreamChunk>,
     options: StreamOptions = {},
   ): Promise<void> {
-    if (this.#state !== 'open') return quietReject(this.closed());
+    if (this.state !== 'open') return quietReject(this.closed());
     return quiet(
       new Promise<void>((resolve, reject) => {
         const onDone = (): void => resolve();
         const entry = this.append(undefined, options.binary, 0, chunks, onDone, reject, undefined);
-        if (this.#lane?.isOnly(entry)) this.flush();
+        if (this.queue?.isOnly(entry)) this.flush();
       }),
     );
   }
@@ -227,8 +150,8 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
    * (or the lane was aborted). The caller sends the close frame after it.
    */
   end(): Promise<void> {
-    if (this.#state === 'open') this.#state = 'ending';
-    if (this.#state === 'closed' || this.isIdle()) {
+    if (this.state === 'open') this.state = 'ending';
+    if (this.state === 'closed' || this.isIdle()) {
       this.flushHeld();
       return Promise.resolve();
     }
@@ -240,12 +163,12 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
 
   /** Drops everything queued, rejecting the awaiting senders with `error`. Idempotent. */
   abort(error: ChannelClosedError): void {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
-    this.#closedError = error;
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closedError = error;
     // Handed over is handed over: a frame held for the end of the tick leaves before any close.
     this.flushHeld();
-    let entry = this.#lane?.takeAll();
+    let entry = this.queue?.takeAll();
     while (entry !== undefined) {
       entry.reject?.(error);
       entry = entry.next;
@@ -264,121 +187,15 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
     }
   }
 
-  /** The error sends are rejected with once the lane is closed. */
-  private closed(): ChannelClosedError {
-    this.#closedError ??= new ChannelClosedError();
-    return this.#closedError;
-  }
-
-  private admit(bytes: number): OfferResult {
-    if (this.#state !== 'open') return 'closed';
-    const max = this.#limits.maxBufferedBytes;
-    if (this.queuedBytes + bytes <= max) return 'queued';
-    switch (this.#limits.overflow) {
-      case 'drop-newest':
-        this.dropped++;
-        return 'dropped';
-      case 'drop-oldest':
-        // Only lane bytes can be dropped (streams count 0): if the socket alone leaves no room,
-        // dropping queued messages would lose them for nothing.
-        if (this.bufferedAmount + bytes > max) {
-          this.dropped++;
-          return 'dropped';
-        }
-        this.dropOldest(bytes);
-        if (this.queuedBytes + bytes <= max) return 'queued';
-        this.dropped++;
-        return 'dropped';
-      case 'reject':
-        return 'rejected';
-      default:
-        this.#hooks.onOverflow();
-        return 'closed';
-    }
-  }
-
-  private dropOldest(needed: number): void {
-    const max = this.#limits.maxBufferedBytes;
-    this.#lane?.dropOldest(
-      this.#stream !== undefined,
-      () => this.queuedBytes + needed <= max,
-      (entry) => {
-        this.dropped++;
-        entry.resolve?.(false);
-      },
-    );
-  }
-
-  private canWriteNow(): boolean {
-    return (
-      this.#lane?.head === undefined &&
-      this.bufferedAmount < this.highWaterMark &&
-      this.socketOpen()
-    );
-  }
-
-  /**
-   * A socket whose peer already closed takes no more data: what waits in the lane stays there
-   * until the channel aborts it, so no send resolves as handed over when it never can be.
-   */
-  private socketOpen(): boolean {
-    const state = this.socket.readyState;
-    return state === undefined || state === 1;
-  }
-
-  private append(
-    data: Buffer | string | undefined,
-    binary: boolean | undefined,
-    bytes: number,
-    source: LaneEntry['source'],
-    resolve: LaneEntry['resolve'],
-    reject: LaneEntry['reject'],
-    shared: SharedFrame | undefined,
-  ): LaneEntry {
-    const entry: FramedEntry = {
-      next: undefined,
-      data,
-      binary,
-      bytes,
-      source,
-      resolve,
-      reject,
-      shared,
-    };
-    this.#lane ??= new LaneQueue();
-    if (this.#lane.append(entry)) this.#lastProgressAt = monotonicNow();
-    // It waits for the socket: the socket must say when it drains.
-    this.expectProgress();
-    return entry;
-  }
-
-  private write(
-    data: Buffer | string,
-    binary: boolean,
-    fin: boolean,
-    bytes: number,
-    shared?: SharedFrame,
-  ): void {
-    if (shared === undefined) this.sendFrame(data, binary, fin);
-    else this.sendShared(shared);
-    this.bytesOut += bytes;
-    if (fin) this.messagesOut++;
-  }
-
   protected onSocketProgress(): void {
-    this.#lastProgressAt = monotonicNow();
+    this.progressAt = monotonicNow();
     this.wakeProgress();
-    if (this.#lane?.head !== undefined && this.#stream === undefined) this.flush();
-  }
-
-  /** At least 1: a lane with `highWaterMark` 0 still writes one message at a time. */
-  private get highWaterMark(): number {
-    return Math.max(1, this.#limits.highWaterMark);
+    if (this.queue?.head !== undefined && this.#stream === undefined) this.flush();
   }
 
   private flush(): void {
-    const lane = this.#lane;
-    while (lane?.head !== undefined && this.#stream === undefined && this.#state !== 'closed') {
+    const lane = this.queue;
+    while (lane?.head !== undefined && this.#stream === undefined && this.state !== 'closed') {
       if (this.bufferedAmount >= this.highWaterMark) {
         this.expectProgress();
         return;
@@ -423,19 +240,19 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
       }
       await this.writeFrame(stream, held ?? Buffer.alloc(0), binary ?? true, true, entry);
     } catch (error) {
-      if (this.#state === 'closed' && this.#lane?.head !== entry) return;
+      if (this.state === 'closed' && this.queue?.head !== entry) return;
       const failure = toStreamFailure(error);
-      this.#lane?.shift();
+      this.queue?.shift();
       entry.reject?.(failure);
       if (wroteFrames) {
         // The peer holds half a message; no later data frame may follow it (RFC 6455 §5.4).
         // The channel closes first, so what is queued behind is rejected with its close code.
-        this.#hooks.onStreamBroken(failure);
+        this.hooks.onStreamBroken(failure);
         this.abort(this.closed());
       }
     } finally {
       this.#stream = undefined;
-      if (this.#state !== 'closed') this.flush();
+      if (this.state !== 'closed') this.flush();
     }
   }
 
@@ -446,22 +263,22 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
     fin: boolean,
     entry: LaneEntry,
   ): Promise<void> {
-    while (this.bufferedAmount >= this.highWaterMark && this.#state !== 'closed') {
+    while (this.bufferedAmount >= this.highWaterMark && this.state !== 'closed') {
       this.expectProgress();
       await new Promise<void>((resolve) => {
         stream.waiter = resolve;
       });
     }
-    if (this.#state === 'closed' || !this.socketOpen()) throw this.closed();
+    if (this.state === 'closed' || !this.socketOpen()) throw this.closed();
     const bytes = byteLengthOf(data);
-    if (this.queuedBytes + bytes > this.#limits.maxBufferedBytes) {
-      if (this.#limits.overflow === 'close') this.#hooks.onOverflow();
-      throw new BackpressureError(this.queuedBytes + bytes, this.#limits.maxBufferedBytes);
+    if (this.queuedBytes + bytes > this.limits.maxBufferedBytes) {
+      if (this.limits.overflow === 'close') this.hooks.onOverflow();
+      throw new BackpressureError(this.queuedBytes + bytes, this.limits.maxBufferedBytes);
     }
     this.write(data, binary, fin, bytes);
     if (fin) {
       // Done the moment the last frame is handed over: an abort after this must not reject it.
-      this.#lane?.shift();
+      this.queue?.shift();
       entry.resolve?.(true);
     }
   }
@@ -475,7 +292,7 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
   }
 
   private isIdle(): boolean {
-    return this.#lane?.head === undefined && this.#stream === undefined;
+    return this.queue?.head === undefined && this.#stream === undefined;
   }
 
   private notifyEmpty(): void {
@@ -486,23 +303,9 @@ export class SerializedWriter extends LaneOutput implements LaneCounters {
     this.#emptyWaiters = undefined;
     for (const waiter of waiters) waiter();
   }
-
-  private settled(verdict: OfferResult, bytes: number): Promise<boolean> {
-    if (verdict === 'dropped') return RESOLVED_FALSE;
-    if (verdict === 'rejected') {
-      return quietReject(
-        new BackpressureError(this.queuedBytes + bytes, this.#limits.maxBufferedBytes),
-      );
-    }
-    return quietReject(this.closed());
-  }
 }
 
 function ignore(): void {}
-
-function byteLengthOf(data: Buffer | string): number {
-  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-}
 
 function toStreamFailure(error: unknown): WslaneError {
   if (error instanceof WslaneError) return error;
