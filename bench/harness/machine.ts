@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, totalmem } from 'node:os';
 
 /** The machine a run was measured on. */
@@ -9,6 +10,11 @@ export interface MachineInfo {
   readonly node: string;
   readonly platform: string;
   readonly openFilesLimit: number | undefined;
+  /**
+   * Whether ws masks and unmasks frames with its native addon `bufferutil` (a dependency of the
+   * bench) rather than in JavaScript, for every target alike.
+   */
+  readonly wsBufferUtil: boolean;
 }
 
 export function describeMachine(): MachineInfo {
@@ -22,7 +28,20 @@ export function describeMachine(): MachineInfo {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     openFilesLimit: openFilesLimit(),
+    wsBufferUtil: wsLoadsBufferUtil(),
   };
+}
+
+/** What ws's own `require('bufferutil')` finds (ws skips it when WS_NO_BUFFER_UTIL is set). */
+function wsLoadsBufferUtil(): boolean {
+  if (process.env.WS_NO_BUFFER_UTIL) return false;
+  try {
+    const fromBench = createRequire(import.meta.url);
+    createRequire(fromBench.resolve('ws'))('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The soft `ulimit -n` of this process (children inherit it). */

@@ -20,7 +20,8 @@ export function renderReport(input: ReportInput): string {
   const { machine } = input;
   const sections = [
     `Measured ${input.startedAt.slice(0, 10)} on ${machine.cpus} × ${machine.cpuModel}, ` +
-      `${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}); ` +
+      `${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}), ` +
+      `ws ${machine.wsBufferUtil ? 'with' : 'without'} its native bufferutil; ` +
       `\`${input.command}\`, ${input.runs} interleaved run(s) per target, ${Math.round(input.durationSeconds / 60)} min. ` +
       `1-minute load average ${input.load[0].toFixed(1)} at the start, ${input.load[1].toFixed(1)} at the end. ` +
       'Each cell is the median of the runs with (min–max); × ws is the ratio against raw ws in the same run, then its median.',
