@@ -1,10 +1,13 @@
 import { pause, waitUntil } from '../harness/clock.js';
 import type { ServerUsage } from '../harness/protocol.js';
+import {
+  FIXED_YOUNG_GENERATION_FLAGS,
+  YOUNG_GENERATION_CHURN_MIB,
+} from '../harness/young-generation.js';
 import { ALL_BUT_PREFRAMED, type Scenario } from './scenario.js';
 
 const KIB = 1024;
 const WARMUP_CONNECTIONS = 50;
-const YOUNG_GENERATION_MIB = 32;
 const EXCHANGE_BYTES = 64;
 
 /** Idle memory: thousands of open connections doing nothing, heartbeat on. */
@@ -15,10 +18,9 @@ export const idleMemScenario: Scenario = {
     'Idle connections with the heartbeat on; server RSS and V8 heap per connection after a full GC, against the same server before they connected: as opened, then once each has sent and received one message, each time after 2.5 s without traffic.',
   targets: ALL_BUT_PREFRAMED,
   clientProcesses: 2,
-  // The young generation at its default maximum from the start, and touched before the baseline:
-  // V8 grows it (to 2 × 16 MiB) under the allocation burst of thousands of handshakes, and that
-  // one-off growth would otherwise pose as memory per connection.
-  serverNodeFlags: ['--min-semi-space-size=16', '--max-semi-space-size=16'],
+  // Grown by V8 under the burst of thousands of handshakes otherwise: it would pose as memory per
+  // connection.
+  serverNodeFlags: FIXED_YOUNG_GENERATION_FLAGS,
   metrics: [
     {
       key: 'rssPerConn',
@@ -42,7 +44,7 @@ export const idleMemScenario: Scenario = {
     }));
     await clients.all('closeAll', null);
     await waitUntil(async () => (await server.request('openConnections', null)) === 0, 10_000);
-    const before = await server.request('churnHeap', { megabytes: YOUNG_GENERATION_MIB * 2 });
+    const before = await server.request('churnHeap', { megabytes: YOUNG_GENERATION_CHURN_MIB });
     const counts = clients.split(connections);
     const opened = await clients.all(
       'open',

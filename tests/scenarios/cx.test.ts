@@ -7,6 +7,7 @@ import { connect } from '@wslane/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProbe, deferred, stuckProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
+import { turn } from './helpers/event-loop.js';
 
 const start = useHubServers();
 const slowServers: Server[] = [];
@@ -18,7 +19,6 @@ afterEach(async () => {
 });
 
 const KiB = 1024;
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** An HTTP server that takes requests and never answers them. */
 async function startSlowServer(): Promise<{ url: string; open: () => number }> {
