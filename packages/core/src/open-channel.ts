@@ -30,6 +30,8 @@ const WS_OPEN = 1;
  * dispatcher), and what a channel may never need is created on first use: the lane with the first
  * send, the inbound dispatcher with the first message, the closing state, rooms, the signal. A
  * lane that wrote nothing for a whole clock tick is dropped, and made again by the next send.
+ * What the peer's liveness and the lane's life need sits in base classes ({@link PeerLiveness},
+ * {@link LaneHolder}) rather than in objects of their own, for the same reason.
  */
 export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   extends LaneHolder
