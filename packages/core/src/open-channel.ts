@@ -3,7 +3,7 @@ import { ChannelEnding } from './channel-ending.js';
 import type { ChannelHost, ChannelInit } from './channel-host.js';
 import { encodeOrError, type FrameDecoder } from './codec.js';
 import type { ChannelConfig } from './config.js';
-import { type ChannelClosedError, WslaneError } from './errors.js';
+import { ChannelClosedError, WslaneError } from './errors.js';
 import { InvalidMessage } from './frame-intake.js';
 import { InboundDispatcher } from './inbound-dispatcher.js';
 import { toCloseFrame } from './internal/close-frame.js';
@@ -267,7 +267,7 @@ export class OpenChannel<TIn = unknown, TOut = unknown, TContext = unknown>
   }
 
   private closedError(): ChannelClosedError {
-    return (this.#ending ?? new ChannelEnding(1005, '')).toError();
+    return this.#ending?.toError() ?? new ChannelClosedError(1005, '');
   }
 
   private whenClosed(): Promise<void> {

@@ -125,7 +125,6 @@ export class ExpressLane {
 
   /** Express's final callback: no route upgraded the request and none answered it. */
   #onUnhandled(server: Server, pending: PendingUpgrade, res: ServerResponse, error: unknown): void {
-    this.#pending.clear(pending.req);
     // Accepted, refused or timed out meanwhile; or another listener took the socket.
     if (!pending.isOpen || (!res.headersSent && !pending.isAnswerable)) {
       if (error != null) this.hub.logger.error('upgrade failed', { cause: error });
