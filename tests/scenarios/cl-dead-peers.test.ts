@@ -8,6 +8,7 @@ import { connect, type TestClient, withTimeout } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
+import { handedSends, openPausedChannel } from './helpers/cl-paused-channel.js';
 import { TLS_FIXTURE } from './helpers/cl-tls-fixture.js';
 import { turn } from './helpers/event-loop.js';
 import { upgradeRequest } from './helpers/http-upgrade.js';
@@ -48,24 +49,10 @@ async function untilStable(value: () => number): Promise<void> {
 
 describe('CL: dead peers, network errors and stale handles', () => {
   it('CL-05 the first write after the peer vanished: queued sends reject, none resolves as sent', async () => {
-    const probe = createProbe();
-    const server = await startHubServer(
-      { '/cl': probe.route },
-      { backpressure: { highWaterMark: '16kb', maxBufferedBytes: '64mb' } },
-    );
-    const client = await openWire(server.url('/cl'));
-    const channel = await probe.channel();
-    client.pause();
+    const { client, channel } = await openPausedChannel(startHubServer, openWire);
     const payload = Buffer.alloc(16 * 1024);
     const sends = Array.from({ length: 1000 }, () => channel.send(payload));
-    const handed = new Set<number>();
-    sends.forEach(
-      (send, i) =>
-        void send.then(
-          () => handed.add(i),
-          () => {},
-        ),
-    );
+    const handed = handedSends(sends);
     // Wait until the kernel buffers are full: then no write of the server completes any more,
     // and whatever resolves after the reset was handed to a socket already known to be dead.
     await untilStable(() => handed.size);

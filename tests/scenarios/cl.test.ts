@@ -3,6 +3,7 @@ import { connect, withTimeout } from '@wslane/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProbe } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
+import { handedSends, openPausedChannel } from './helpers/cl-paused-channel.js';
 import { turn } from './helpers/event-loop.js';
 import { useWireClients } from './helpers/use-wire-clients.js';
 import type { WireClient } from './helpers/wire-client.js';
@@ -141,25 +142,11 @@ describe('CL: sends after close and during closing', () => {
 
   for (const ending of ['close', 'terminate'] as const) {
     it(`CL-03 graceful close flushes; terminate discards (${ending})`, async () => {
-      const probe = createProbe();
-      const server = await startHubServer(
-        { '/cl': probe.route },
-        { backpressure: { highWaterMark: '16kb', maxBufferedBytes: '64mb' } },
-      );
-      const client = await openWire(server.url('/cl'));
-      const channel = await probe.channel();
       // A slow client: it reads nothing until the server has decided.
-      client.pause();
+      const { client, channel } = await openPausedChannel(startHubServer, openWire);
       const payload = 'x'.repeat(16 * 1024);
       const sends = Array.from({ length: 1000 }, (_, i) => channel.send(`${i}:${payload}`));
-      const handed = new Set<number>();
-      sends.forEach(
-        (send, i) =>
-          void send.then(
-            () => handed.add(i),
-            () => {},
-          ),
-      );
+      const handed = handedSends(sends);
       await turn();
       expect(channel.stats.bufferedBytes).toBeGreaterThan(1024 * 1024);
       if (ending === 'close') {

@@ -1,9 +1,8 @@
 import type { AddressInfo, Socket } from 'node:net';
-import { connect as connectTcp } from 'node:net';
 import { withTimeout } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { turn } from './helpers/event-loop.js';
-import { upgradeRequest } from './helpers/http-upgrade.js';
+import { leaveAndAwaitServer, sendUpgradeRequest } from './helpers/leaving-client.js';
 import { connectionsOf, gatedHarnesses, useGatedApps } from './helpers/op-apps.js';
 import { echoProbe, textFrames, texts } from './helpers/op-fixtures.js';
 import { rawUpgrade } from './helpers/raw-upgrade.js';
@@ -53,27 +52,10 @@ describe.each(gatedHarnesses)('OP on $name (async auth middleware)', (harness) =
       const { port } = app.server.address() as AddressInfo;
       // 10 per framework (not 10,000), each checked one by one.
       for (let i = 0; i < 10; i++) {
-        const tcp = connectTcp(port, '127.0.0.1');
-        tcp.on('error', () => {});
-        tcp.write(
-          upgradeRequest({
-            path: '/ws/gated',
-            host: `127.0.0.1:${port}`,
-            headers: { 'x-op-id': `leave${i}` },
-          }).text,
-        );
+        const tcp = sendUpgradeRequest(port, '/ws/gated', { 'x-op-id': `leave${i}` });
         const decide = await app.reached(`leave${i}`);
         const serverSide = sockets.at(-1) as Socket;
-        const left = new Promise((resolve) => tcp.once('close', resolve));
-        if (leaving === 'reset') tcp.resetAndDestroy();
-        else tcp.destroy();
-        await withTimeout(left, 2000, 'client gone');
-        // The server must notice the client left (reset, or FIN read while auth runs) on its own.
-        await withTimeout(
-          new Promise((resolve) => serverSide.once('close', resolve)),
-          2000,
-          'server sees the client leave',
-        );
+        await leaveAndAwaitServer(tcp, serverSide, leaving);
         decide('allow');
         await expect.poll(() => app.hub.stats().pending).toBe(0);
         expect(app.hub.stats().created).toBe(0);
@@ -100,15 +82,7 @@ describe.each(gatedHarnesses)('OP on $name (async auth middleware)', (harness) =
         expect(answer.status).toBe(500);
       } else if (i % 4 === 2) {
         // The socket is destroyed (reset) between the middleware and the handshake.
-        const tcp = connectTcp(port, '127.0.0.1');
-        tcp.on('error', () => {});
-        tcp.write(
-          upgradeRequest({
-            path: '/ws/gated',
-            host: `127.0.0.1:${port}`,
-            headers: { 'x-op-id': id },
-          }).text,
-        );
+        const tcp = sendUpgradeRequest(port, '/ws/gated', { 'x-op-id': id });
         const decide = await app.reached(id);
         const serverSide = sockets.at(-1) as Socket;
         const gone = new Promise((resolve) => serverSide.once('close', resolve));

@@ -1,12 +1,11 @@
 import type { AddressInfo, Socket } from 'node:net';
-import { connect as connectTcp } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect, withTimeout } from '@wslane/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createProbe, deferred } from '../helpers/channel-probe.js';
 import { useHubServers } from '../helpers/hub-server.js';
 import { encodeFrame, encodeMessages } from './helpers/frame-encoder.js';
-import { upgradeRequest } from './helpers/http-upgrade.js';
+import { leaveAndAwaitServer, sendUpgradeRequest } from './helpers/leaving-client.js';
 import { connectionsOf } from './helpers/op-apps.js';
 import { echoProbe, textFrames, texts } from './helpers/op-fixtures.js';
 import { useWireClients } from './helpers/use-wire-clients.js';
@@ -240,21 +239,10 @@ describe('OP: opening, early messages and the upgrade path (core)', () => {
       for (let i = 0; i < 25; i++) {
         reached = deferred();
         gate = deferred();
-        const tcp = connectTcp(port, '127.0.0.1');
-        tcp.on('error', () => {});
-        tcp.write(upgradeRequest({ path: '/op', host: `127.0.0.1:${port}` }).text);
+        const tcp = sendUpgradeRequest(port, '/op');
         await withTimeout(reached.promise, 2000, 'auth reached');
         const serverSide = sockets.at(-1) as Socket;
-        const left = new Promise((resolve) => tcp.once('close', resolve));
-        if (leaving === 'reset') tcp.resetAndDestroy();
-        else tcp.destroy();
-        await withTimeout(left, 2000, 'client gone');
-        // The server must notice the client left (reset, or FIN read while auth runs) on its own.
-        await withTimeout(
-          new Promise((resolve) => serverSide.once('close', resolve)),
-          2000,
-          'server sees the client leave',
-        );
+        await leaveAndAwaitServer(tcp, serverSide, leaving);
         // Auth finishes after the client is gone.
         gate.resolve();
         await expect.poll(() => server.hub.stats().pending).toBe(0);
